@@ -1,0 +1,152 @@
+/**
+ * Object storage: the only place stage outputs, checkpoints and manifests live.
+ *
+ * Keys are '/'-separated relative paths. Three layers implement the same shape: the local
+ * filesystem (default, under `.duet/`), memory (tests) and S3 (`pipeline/store_s3.ts`).
+ * `putIfAbsent` is create-only and atomic: it is how commit markers make exactly one writer win.
+ */
+import { Context, Effect, Layer, Schema } from "effect";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+
+export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
+  uri: Schema.String,
+  message: Schema.String,
+  /** true for failures a retry may cure (network, throttling): exit 75 */
+  transient: Schema.Boolean,
+}) {}
+
+export interface ObjectStoreShape {
+  /** Base URI, e.g. `file:///home/me/.duet`, `s3://bucket/prefix`, `memory://test`. */
+  readonly uri: string;
+  /** The bytes under key, or undefined when there is no such object. */
+  readonly get: (key: string) => Effect.Effect<Uint8Array | undefined, StoreError>;
+  /** Writes (or overwrites) key; readers never see a partial object. */
+  readonly put: (key: string, bytes: Uint8Array) => Effect.Effect<void, StoreError>;
+  /** Creates key only if absent; true when this call created it. Atomic against racing writers. */
+  readonly putIfAbsent: (key: string, bytes: Uint8Array) => Effect.Effect<boolean, StoreError>;
+  /** All keys starting with prefix, sorted. */
+  readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<string>, StoreError>;
+  readonly remove: (key: string) => Effect.Effect<void, StoreError>;
+}
+
+export class ObjectStore extends Context.Service<ObjectStore, ObjectStoreShape>()(
+  "duet/ObjectStore",
+) {}
+
+export const objectUri = (store: ObjectStoreShape, key: string): string =>
+  `${store.uri.replace(/\/+$/, "")}/${key}`;
+
+/** In-memory store for tests; `name` only labels URIs. */
+export function makeMemoryStore(name = "test"): ObjectStoreShape {
+  const objects = new Map<string, Uint8Array>();
+  return {
+    uri: `memory://${name}`,
+    get: (key) => Effect.sync(() => objects.get(key)?.slice()),
+    put: (key, bytes) => Effect.sync(() => void objects.set(key, bytes.slice())),
+    putIfAbsent: (key, bytes) =>
+      Effect.sync(() => {
+        if (objects.has(key)) return false;
+        objects.set(key, bytes.slice());
+        return true;
+      }),
+    list: (prefix) =>
+      Effect.sync(() => [...objects.keys()].filter((k) => k.startsWith(prefix)).sort()),
+    remove: (key) => Effect.sync(() => void objects.delete(key)),
+  };
+}
+
+/** Filesystem store rooted at `root`; writes go to a temp file then rename/link, so they are atomic. */
+export function makeFileStore(root: string): ObjectStoreShape {
+  const base = path.resolve(root);
+  const uri = `file://${base}`;
+  const full = (key: string) => path.join(base, ...key.split("/"));
+  const fail = (key: string, error: unknown) =>
+    new StoreError({
+      uri: `${uri}/${key}`,
+      message: error instanceof Error ? error.message : String(error),
+      transient: false,
+    });
+  let tmpCounter = 0;
+  const writeTemp = async (target: string, bytes: Uint8Array) => {
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    const tmp = `${target}.tmp-${Deno.pid}-${tmpCounter++}`;
+    await fs.writeFile(tmp, bytes);
+    return tmp;
+  };
+  return {
+    uri,
+    get: (key) =>
+      Effect.tryPromise({
+        try: async () => {
+          try {
+            return new Uint8Array(await fs.readFile(full(key)));
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+            throw e;
+          }
+        },
+        catch: (e) => fail(key, e),
+      }),
+    put: (key, bytes) =>
+      Effect.tryPromise({
+        try: async () => {
+          const target = full(key);
+          await fs.rename(await writeTemp(target, bytes), target);
+        },
+        catch: (e) => fail(key, e),
+      }),
+    putIfAbsent: (key, bytes) =>
+      Effect.tryPromise({
+        try: async () => {
+          const target = full(key);
+          const tmp = await writeTemp(target, bytes);
+          try {
+            await fs.link(tmp, target); // link(2) fails with EEXIST: create-only, atomic
+            return true;
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+            throw e;
+          } finally {
+            await fs.rm(tmp, { force: true });
+          }
+        },
+        catch: (e) => fail(key, e),
+      }),
+    list: (prefix) =>
+      Effect.tryPromise({
+        try: async () => {
+          const keys: string[] = [];
+          const walk = async (dir: string, rel: string): Promise<void> => {
+            let entries;
+            try {
+              entries = await fs.readdir(dir, { withFileTypes: true });
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+              throw e;
+            }
+            for (const entry of entries) {
+              const key = rel ? `${rel}/${entry.name}` : entry.name;
+              if (entry.isDirectory()) {
+                if (prefix.startsWith(key + "/") || key.startsWith(prefix) || prefix === "") {
+                  await walk(path.join(dir, entry.name), key);
+                }
+              } else if (key.startsWith(prefix) && !/\.tmp-\d+-\d+$/.test(key)) keys.push(key);
+            }
+          };
+          await walk(base, "");
+          return keys.sort();
+        },
+        catch: (e) => fail(prefix, e),
+      }),
+    remove: (key) =>
+      Effect.tryPromise({
+        try: () => fs.rm(full(key), { force: true }),
+        catch: (e) => fail(key, e),
+      }),
+  };
+}
+
+export const memoryStoreLayer = (name?: string) =>
+  Layer.succeed(ObjectStore, makeMemoryStore(name));
+export const fileStoreLayer = (root: string) => Layer.succeed(ObjectStore, makeFileStore(root));
