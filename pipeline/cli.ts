@@ -1,0 +1,206 @@
+/**
+ * The command line (CLI contract in DESIGN.md): run, resume, status, stage. Each command builds a
+ * RunEnv from flags and hands it to the runner; exit codes are decided in main.ts.
+ */
+import { Effect, Option } from "effect";
+import { Argument, Command, Flag } from "effect/cli";
+import type { Config } from "../schemas/config.ts";
+import { stages } from "../stages/registry.ts";
+import { loadConfig } from "./config.ts";
+import { ConfigError } from "./errors.ts";
+import { defaultRunId, ensureManifest, readManifest } from "./manifest.ts";
+import { type LogFormat, makeReporter } from "./progress.ts";
+import { runPipeline } from "./run.ts";
+import { type RunEnv, runUnit, stageByName } from "./runner.ts";
+import { type Device, type StageName, stageNames } from "./stage.ts";
+import { runStatus } from "./status.ts";
+import { makeFileStore, type ObjectStoreShape } from "./store.ts";
+import { printRunSummary } from "./summary.ts";
+
+// TEMPORARY until pipeline/store_uri.ts and pipeline/plan/scheduler_env.ts land.
+const storeFromUri = (uri: string) =>
+  Effect.succeed<ObjectStoreShape>(makeFileStore(uri.replace(/^file:\/\//, "")));
+const shardFromEnv = (_env: Record<string, string>, f: { index?: number; count?: number }) => ({
+  index: f.index ?? 0,
+  count: f.count ?? 1,
+});
+const attemptFromEnv = (_env: Record<string, string>): number | undefined => undefined;
+
+/** Set by main.ts; aborted on SIGTERM/SIGINT. */
+export const shutdown = new AbortController();
+
+const storeFlag = Flag.String("store").pipe(
+  Flag.withDescription(
+    "object store URI: a path, file://..., s3://bucket/prefix, memory://name (default .duet)",
+  ),
+  Flag.optional,
+);
+const runIdFlag = Flag.String("run-id").pipe(Flag.withDescription("run identifier"));
+const logFormatFlag = Flag.Literals("log-format", ["auto", "plain", "json"]).pipe(
+  Flag.withDescription("auto: progress bars on a terminal, plain lines otherwise"),
+  Flag.withDefault("auto" as const),
+);
+const deviceFlag = Flag.Literals("device", ["cpu", "cuda", "webgpu"]).pipe(
+  Flag.withDescription("execution provider for training and inference"),
+  Flag.withDefault("cpu" as const),
+);
+
+const makeEnv = (opts: {
+  store: Option.Option<string>;
+  runId: string;
+  config: Config;
+  logFormat: LogFormat;
+  device: Device;
+}) =>
+  Effect.gen(function* () {
+    const store = yield* storeFromUri(Option.getOrElse(opts.store, () => ".duet"));
+    return {
+      store,
+      runId: opts.runId,
+      config: opts.config,
+      reporter: makeReporter(opts.logFormat),
+      device: opts.device,
+      signal: shutdown.signal,
+      stages,
+      cache: new Map(),
+    } satisfies RunEnv;
+  });
+
+const threads = () => navigator.hardwareConcurrency;
+
+const finish = (env: RunEnv, from?: StageName) =>
+  Effect.gen(function* () {
+    env.reporter.info(`run ${env.runId} in ${env.store.uri}`);
+    yield* runPipeline(env, from);
+    yield* printRunSummary(env);
+  });
+
+const run = Command.make("run", {
+  config: Flag.String("config").pipe(
+    Flag.withDescription("JSON config file (default: the embedded phantom run)"),
+    Flag.optional,
+  ),
+  data: Flag.String("data").pipe(
+    Flag.withDescription("folder that data.source is relative to"),
+    Flag.optional,
+  ),
+  set: Flag.String("set").pipe(
+    Flag.withDescription("override a config field: path=value (repeatable)"),
+    Flag.atLeast(0),
+  ),
+  runId: runIdFlag.pipe(Flag.optional),
+  store: storeFlag,
+  from: Flag.Literals("from", stageNames).pipe(
+    Flag.withDescription("start at this stage (earlier ones must be committed)"),
+    Flag.optional,
+  ),
+  device: deviceFlag,
+  logFormat: logFormatFlag,
+}, (flags) =>
+  Effect.gen(function* () {
+    const sets = [...flags.set];
+    if (Option.isSome(flags.data)) sets.unshift(`data.root=${flags.data.value}`);
+    const config = yield* loadConfig(Option.getOrUndefined(flags.config), sets);
+    const runId = Option.getOrElse(flags.runId, () => defaultRunId(config));
+    const env = yield* makeEnv({ ...flags, runId, config });
+    yield* ensureManifest(env.store, runId, config, threads());
+    yield* finish(env, Option.getOrUndefined(flags.from));
+  })).pipe(Command.withDescription("run the pipeline (embedded phantom default without --config)"));
+
+const resume = Command.make("resume", {
+  runId: runIdFlag,
+  store: storeFlag,
+  device: deviceFlag,
+  logFormat: logFormatFlag,
+}, (flags) =>
+  Effect.gen(function* () {
+    const store = yield* storeFromUri(Option.getOrElse(flags.store, () => ".duet"));
+    const manifest = yield* readManifest(store, flags.runId);
+    const env = yield* makeEnv({ ...flags, config: manifest.config });
+    yield* finish(env);
+  })).pipe(Command.withDescription("continue a run from where it stopped"));
+
+const status = Command.make("status", {
+  runId: runIdFlag,
+  store: storeFlag,
+  json: Flag.Boolean("json").pipe(Flag.withDescription("one JSON object on stdout")),
+}, (flags) =>
+  Effect.gen(function* () {
+    const store = yield* storeFromUri(Option.getOrElse(flags.store, () => ".duet"));
+    const manifest = yield* readManifest(store, flags.runId);
+    const env = yield* makeEnv({
+      ...flags,
+      config: manifest.config,
+      logFormat: "plain",
+      device: "cpu",
+    });
+    const rows = yield* runStatus(env);
+    if (flags.json) {
+      console.log(JSON.stringify({ runId: flags.runId, store: store.uri, stages: rows }, null, 2));
+      return;
+    }
+    console.log(`run ${flags.runId} in ${store.uri}`);
+    for (const r of rows) {
+      console.log(
+        `${r.stage.padEnd(10)} ${r.state.padEnd(9)} key ${
+          r.key ?? "-".padEnd(16)
+        } attempts ${r.attempts}` +
+          (r.error ? `  (${r.error.split("\n")[0]})` : ""),
+      );
+    }
+  })).pipe(Command.withDescription("per stage: state, key, attempts, artifact URIs"));
+
+const stage = Command.make("stage", {
+  name: Argument.String("name").pipe(Argument.withDescription("stage name")),
+  runId: runIdFlag,
+  store: storeFlag,
+  shardIndex: Flag.Int("shard-index").pipe(Flag.optional),
+  shardCount: Flag.Int("shard-count").pipe(Flag.optional),
+  device: deviceFlag,
+  logFormat: logFormatFlag,
+}, (flags) =>
+  Effect.gen(function* () {
+    const store = yield* storeFromUri(Option.getOrElse(flags.store, () => ".duet"));
+    const manifest = yield* readManifest(store, flags.runId);
+    const env = yield* makeEnv({ ...flags, config: manifest.config });
+    const stageDef = yield* Effect.try({
+      try: () => stageByName(env, flags.name),
+      catch: (e) => e as ConfigError,
+    });
+    const shard = yield* Effect.try({
+      try: () =>
+        shardFromEnv(Deno.env.toObject(), {
+          index: Option.getOrUndefined(flags.shardIndex),
+          count: Option.getOrUndefined(flags.shardCount),
+        }),
+      catch: (e) => new ConfigError({ problems: [(e as Error).message] }),
+    });
+    const effective = stageDef.shardable ? shard : { index: 0, count: 1 };
+    if (!stageDef.shardable && shard.count > 1 && shard.index > 0) {
+      env.reporter.info(
+        `stage ${stageDef.name} is not shardable; shard ${shard.index} has nothing to do`,
+      );
+      return;
+    }
+    const attempt = attemptFromEnv(Deno.env.toObject());
+    env.reporter.info(
+      `stage ${stageDef.name} shard ${
+        effective.index + 1
+      }/${effective.count} of run ${flags.runId}` +
+        (attempt !== undefined ? ` (scheduler attempt ${attempt})` : ""),
+    );
+    const t0 = performance.now();
+    const result = yield* runUnit(env, stageDef.name, effective);
+    env.reporter.info(
+      result === "cached"
+        ? `• ${stageDef.name} cached (committed already)`
+        : `✓ ${stageDef.name} committed (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
+  })).pipe(
+    Command.withDescription("run one stage (or one shard of it) alone, for a batch scheduler"),
+  );
+
+export const pipelineCommand = Command.make("pipeline").pipe(
+  Command.withDescription("Duet: label-efficient medical image segmentation"),
+  Command.withSubcommands([run, resume, status, stage]),
+);

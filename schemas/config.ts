@@ -1,0 +1,138 @@
+/**
+ * The run configuration: one JSON document, decoded strictly (unknown fields are errors, every
+ * problem is reported with its path). Each stage reads only its own slice, which is what its key
+ * hashes. Defaults live in `schemas/defaults.ts`; a user config overrides them field by field.
+ */
+import { Schema } from "effect";
+
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0));
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0));
+const Probability = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }));
+const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0));
+const Range = Schema.Tuple([Schema.Number, Schema.Number]);
+
+export const Methods = ["supervised", "cps", "cmems", "ugmcl", "caml", "semicml"] as const;
+export type Method = typeof Methods[number];
+
+export const ExemplarConfig = Schema.Struct({
+  case: Schema.String,
+  slice: Schema.Union([NonNegativeInt, Schema.Literal("largest")]),
+});
+
+export const DataConfig = Schema.Struct({
+  /** "phantoms" (the embedded synthetic set) or a folder / list file, relative to `root`. */
+  source: Schema.String,
+  /** Folder that `source` is relative to (`--data DIR`); null: the working directory. */
+  root: Schema.NullOr(Schema.String),
+  /** Class names; the index is the label value, 0 is background. */
+  classes: Schema.Array(Schema.String).check(Schema.isMinLength(2)),
+  phantoms: Schema.Struct({
+    count: PositiveInt,
+    shape: Schema.Tuple([PositiveInt, PositiveInt, PositiveInt]),
+  }),
+  roles: Schema.Struct({
+    /** ONE annotated 2D slice (the exemplar setting), or null. */
+    exemplar: Schema.NullOr(ExemplarConfig),
+    /** K labelled volumes: the first K of the training pool, or explicit IDs. */
+    labelled: Schema.Union([NonNegativeInt, Schema.Array(Schema.String)]),
+    validation: Schema.Array(Schema.String),
+    test: Schema.Array(Schema.String),
+  }),
+});
+
+export const NormalizeConfig = Schema.Struct({
+  intensity: Schema.Literals(["zscore", "zscore-nonzero", "percentile", "ct-window", "none"]),
+  percentiles: Range,
+  window: Schema.Struct({ center: Schema.Number, width: Schema.Number }),
+  /** 2D slice size [width, height] fed to the network. */
+  size: Schema.Tuple([PositiveInt, PositiveInt]),
+  /** Resample to this spacing (mm) first, or null to keep the voxel grid. */
+  spacing: Schema.NullOr(Schema.Tuple([Schema.Number, Schema.Number, Schema.Number])),
+  crop: Schema.Struct({ foreground: Schema.Boolean, margin: NonNegativeInt }),
+  /** Slices of labelled volumes used for training: all, or only those with foreground. */
+  slices: Schema.Literals(["all", "foreground"]),
+});
+
+export const SynthesizeConfig = Schema.Struct({
+  count: NonNegativeInt,
+  copyPaste: Probability,
+  scale: Range,
+  rotateDegrees: NonNegative,
+  elastic: Schema.Struct({ alpha: NonNegative, sigma: NonNegative }),
+});
+
+export const AugmentConfig = Schema.Struct({
+  weak: Schema.Struct({ flip: Probability, rot90: Probability, scale: Range }),
+  strong: Schema.Struct({
+    brightness: NonNegative,
+    contrast: NonNegative,
+    gamma: Range,
+    blur: Probability,
+    noise: NonNegative,
+    cutout: Probability,
+  }),
+});
+
+export const ModelConfig = Schema.Struct({
+  arch: Schema.Literals(["unet2d"]),
+  channels: Schema.Array(PositiveInt).check(Schema.isMinLength(2)),
+  dropout: Schema.Array(Probability),
+  up: Schema.Literals(["transpose", "bilinear"]),
+});
+
+export const TrainConfig = Schema.Struct({
+  method: Schema.Literals(Methods),
+  model: ModelConfig,
+  steps: PositiveInt,
+  batch: Schema.Struct({ labelled: PositiveInt, unlabelled: NonNegativeInt }),
+  optimizer: Schema.Struct({
+    kind: Schema.Literals(["sgd", "adam", "adamw"]),
+    lr: Schema.Number.check(Schema.isGreaterThan(0)),
+    momentum: Probability,
+    weightDecay: NonNegative,
+    schedule: Schema.Literals(["constant", "poly"]),
+  }),
+  checkpointEvery: PositiveInt,
+  validateEvery: PositiveInt,
+  /** Ramp-up length in "epochs" of `rampupEpoch` iterations (SSL4MIS: iter // 150). */
+  rampup: NonNegative,
+  rampupEpoch: PositiveInt,
+  /** Confidence threshold for cross-model pseudo-labels (cmems, cps masks). */
+  confidence: Probability,
+  consistency: NonNegative,
+  featureConsistency: NonNegative,
+  ema: Probability,
+});
+
+export const RefineConfig = Schema.Struct({
+  enabled: Schema.Boolean,
+  confidence: Probability,
+  largestComponent: Schema.Boolean,
+  secondRoundSteps: NonNegativeInt,
+});
+
+export const EvaluateConfig = Schema.Struct({
+  largestComponent: Schema.Boolean,
+  /** Distances in voxels (the papers' convention) or in mm from the image spacing. */
+  units: Schema.Literals(["voxel", "mm"]),
+});
+
+export const ExportConfig = Schema.Struct({
+  opset: Schema.Int.check(Schema.isGreaterThanOrEqualTo(17)),
+  /** Which of the two trained models to export. */
+  model: Schema.Literals(["a", "b"]),
+});
+
+export const Config = Schema.Struct({
+  name: Schema.String,
+  seed: Schema.Int,
+  data: DataConfig,
+  normalize: NormalizeConfig,
+  synthesize: SynthesizeConfig,
+  augment: AugmentConfig,
+  train: TrainConfig,
+  refine: RefineConfig,
+  evaluate: EvaluateConfig,
+  export: ExportConfig,
+});
+export type Config = typeof Config.Type;

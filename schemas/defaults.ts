@@ -1,0 +1,72 @@
+/**
+ * Default values of every config field, and the embedded default run (synthetic phantoms, a few
+ * minutes on 2 cores). Constants follow research/PAPERS.md; each is a config field to override.
+ */
+import type { Config } from "./config.ts";
+
+export const defaults: Config = {
+  name: "duet",
+  seed: 1,
+  data: {
+    source: "phantoms",
+    root: null,
+    classes: ["background", "organ", "vessel"],
+    phantoms: { count: 16, shape: [64, 64, 16] },
+    roles: {
+      exemplar: { case: "phantom-000", slice: "largest" },
+      labelled: 0,
+      validation: ["phantom-012", "phantom-013"],
+      test: ["phantom-014", "phantom-015"],
+    },
+  },
+  normalize: {
+    intensity: "zscore",
+    percentiles: [0.5, 99.5],
+    window: { center: 40, width: 400 },
+    size: [64, 64],
+    spacing: null,
+    crop: { foreground: false, margin: 10 },
+    slices: "all",
+  },
+  synthesize: {
+    count: 32,
+    copyPaste: 0.5,
+    scale: [0.8, 1.2],
+    rotateDegrees: 15,
+    elastic: { alpha: 4, sigma: 8 },
+  },
+  augment: {
+    weak: { flip: 0.5, rot90: 0.5, scale: [1, 1.2] },
+    strong: {
+      brightness: 0.4,
+      contrast: 0.4,
+      gamma: [0.7, 1.5],
+      blur: 0.3,
+      noise: 0.1,
+      cutout: 0.5,
+    },
+  },
+  train: {
+    method: "cmems",
+    model: {
+      arch: "unet2d",
+      channels: [8, 16, 32, 64],
+      dropout: [0.05, 0.1, 0.2, 0.3],
+      up: "transpose",
+    },
+    steps: 300,
+    batch: { labelled: 4, unlabelled: 4 },
+    optimizer: { kind: "adam", lr: 0.003, momentum: 0.9, weightDecay: 0.0001, schedule: "poly" },
+    checkpointEvery: 50,
+    validateEvery: 50,
+    rampup: 200,
+    rampupEpoch: 150,
+    confidence: 0.95,
+    consistency: 1,
+    featureConsistency: 0.5,
+    ema: 0.99,
+  },
+  refine: { enabled: false, confidence: 0.9, largestComponent: true, secondRoundSteps: 0 },
+  evaluate: { largestComponent: false, units: "voxel" },
+  export: { opset: 17, model: "a" },
+};
