@@ -1,0 +1,106 @@
+/**
+ * A real S3 server (s3rver) on 127.0.0.1 and a free port, in a temp directory, for tests.
+ * Runs under Node in a child process when `node` is on PATH (s3rver's filesystem store is racy
+ * under Deno's node:fs with concurrent delete + list), else in this process.
+ * `close()` stops it and deletes its files. Credentials: s3rver's fixed S3RVER/S3RVER.
+ */
+import S3rver from "s3rver";
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+
+export interface TestS3Server {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly bucket: string;
+  readonly credentials: { accessKeyId: string; secretAccessKey: string };
+  /** Environment for a child process using this server through the standard variables. */
+  readonly env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+const hasNode = (() => {
+  try {
+    return new Deno.Command("node", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+export interface S3ServerOptions {
+  readonly bucket?: string;
+  /** Accept requests whose signature does not match (for the fault-injecting proxy). */
+  readonly allowMismatchedSignatures?: boolean;
+}
+
+export async function startS3Server(options: S3ServerOptions = {}): Promise<TestS3Server> {
+  const bucket = options.bucket ?? "duet-test";
+  const directory = await fs.mkdtemp(path.join(os.tmpdir(), "duet-s3rver-"));
+  let port: number;
+  let stop: () => Promise<void>;
+  if (hasNode) {
+    const child = new Deno.Command("node", {
+      args: [
+        path.join(repoRoot, "tests", "cloud", "s3rver_node.cjs"),
+        repoRoot,
+        directory,
+        bucket,
+        options.allowMismatchedSignatures ? "1" : "0",
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let line = "";
+    while (!line.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("s3rver child exited before listening");
+      line += value;
+    }
+    reader.releaseLock();
+    child.stdout.cancel().catch(() => {});
+    port = JSON.parse(line).port;
+    stop = async () => {
+      await child.stdin.close().catch(() => {});
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
+    };
+  } else {
+    const server = new S3rver({
+      address: "127.0.0.1",
+      port: 0,
+      silent: true,
+      directory,
+      configureBuckets: [{ name: bucket }],
+      allowMismatchedSignatures: options.allowMismatchedSignatures ?? false,
+    });
+    port = ((await server.run()) as AddressInfo).port;
+    stop = () => server.close();
+  }
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    port,
+    bucket,
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+    env: {
+      AWS_ENDPOINT_URL_S3: endpoint,
+      AWS_ACCESS_KEY_ID: "S3RVER",
+      AWS_SECRET_ACCESS_KEY: "S3RVER",
+      AWS_REGION: "us-east-1",
+      DUET_S3_PATH_STYLE: "1",
+    },
+    close: async () => {
+      await stop();
+      await fs.rm(directory, { recursive: true, force: true });
+    },
+  };
+}
