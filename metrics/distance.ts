@@ -7,127 +7,109 @@
  * envelope of the parabolas `(x - q·s)² + f(q)`, which is the exact minimum over all features.
  * Everything is Float64; values are squared physical distances until the final square root.
  */
-import { checkLength, type Grid, toGrid, toSpacing } from "./grid.ts";
+import { checkLength, toGrid, toSpacing } from "./grid.ts";
 
-/** Work buffers for one 1D lower-envelope pass over lines of at most `n` samples. */
-interface LineBuffers {
-  f: Float64Array;
-  out: Float64Array;
+/** Work buffers for the lower envelope of one line of at most `n` samples. */
+interface Envelope {
+  /** Sample index of each envelope parabola. */
   v: Int32Array;
+  /** f at that sample. */
+  fv: Float64Array;
+  /** f + (v·s)², the parabola's constant term in the intersection formula. */
+  gv: Float64Array;
+  /** z[k]..z[k+1]: where parabola k is the lowest (physical units). */
   z: Float64Array;
 }
 
-const lineBuffers = (n: number): LineBuffers => ({
-  f: new Float64Array(n),
-  out: new Float64Array(n),
+const envelopeBuffers = (n: number): Envelope => ({
   v: new Int32Array(n),
+  fv: new Float64Array(n),
+  gv: new Float64Array(n),
   z: new Float64Array(n + 1),
 });
 
 /**
- * 1D squared distance transform of the sampled function `b.f[0..n)` on a grid of step `s`:
- * `out[q] = min_p ((q - p)·s)² + f[p]`. Infinite samples (no feature in that line so far) are
- * not sites; a line with no finite sample stays infinite.
+ * In-place 1D squared distance transform of the line `a[off + q·stride]`, q < n, on a grid of
+ * step `s`: `a[q] ← min_p ((q - p)·s)² + a[p]`. Infinite samples (no feature in that line yet)
+ * are not sites; a line with no finite sample stays infinite. The envelope keeps its own copy of
+ * the site values, so the line can be overwritten while it is read out.
  */
-function envelope1d(b: LineBuffers, n: number, s: number): void {
-  const { f, out, v, z } = b;
+function envelope1d(
+  a: Float64Array,
+  off: number,
+  stride: number,
+  n: number,
+  s: number,
+  e: Envelope,
+): void {
+  const { v, fv, gv, z } = e;
+  const twoS = 2 * s;
   let k = -1;
-  for (let q = 0; q < n; q++) {
-    const fq = f[q];
+  for (let q = 0, i = off; q < n; q++, i += stride) {
+    const fq = a[i];
     if (fq === Infinity) continue;
+    const qs = q * s;
+    const gq = fq + qs * qs;
     if (k < 0) {
       k = 0;
       v[0] = q;
+      fv[0] = fq;
+      gv[0] = gq;
       z[0] = -Infinity;
       z[1] = Infinity;
       continue;
     }
-    const qs = q * s;
-    const fqq = fq + qs * qs;
-    let p = v[k];
-    let ps = p * s;
-    // Abscissa (physical units) where the parabola of q overtakes that of p.
-    let cross = (fqq - (f[p] + ps * ps)) / (2 * s * (q - p));
+    // Abscissa where the parabola of q overtakes the envelope's last one.
+    let cross = (gq - gv[k]) / (twoS * (q - v[k]));
     while (cross <= z[k]) {
       k--;
-      p = v[k];
-      ps = p * s;
-      cross = (fqq - (f[p] + ps * ps)) / (2 * s * (q - p));
+      cross = (gq - gv[k]) / (twoS * (q - v[k]));
     }
     k++;
     v[k] = q;
+    fv[k] = fq;
+    gv[k] = gq;
     z[k] = cross;
     z[k + 1] = Infinity;
   }
-  if (k < 0) {
-    out.fill(Infinity, 0, n);
-    return;
-  }
+  if (k < 0) return; // all infinite: unchanged
   let j = 0;
-  for (let q = 0; q < n; q++) {
+  for (let q = 0, i = off; q < n; q++, i += stride) {
     const x = q * s;
     while (z[j + 1] < x) j++;
-    const p = v[j];
-    const d = (q - p) * s;
-    out[q] = d * d + f[p];
+    const d = (q - v[j]) * s;
+    a[i] = d * d + fv[j];
   }
 }
 
-/** Row pass along x: squared distance to the nearest feature in the same row. */
-function rowPass(
+/**
+ * One row along x: squared distance to the nearest feature in the row. (Hot loops live in small
+ * functions called many times: V8 optimises those well, unlike inner loops entered by OSR.)
+ */
+function row1d(
   input: Uint8Array,
   featureIsNonzero: boolean,
-  grid: Grid,
-  sx: number,
   dist: Float64Array,
+  base: number,
+  nx: number,
+  sx2: number,
 ): void {
-  const { nx } = grid;
-  const rows = grid.ny * grid.nz;
-  const sx2 = sx * sx;
-  for (let r = 0; r < rows; r++) {
-    const base = r * nx;
-    // Forward: index distance to the previous feature (Infinity before the first one).
-    let last = -1;
-    for (let x = 0; x < nx; x++) {
-      if ((input[base + x] !== 0) === featureIsNonzero) last = x;
-      dist[base + x] = last < 0 ? Infinity : x - last;
-    }
-    if (last < 0) continue; // no feature: the whole row stays Infinity
-    // Backward: take the next feature if closer, then square in physical units.
-    let next = Infinity;
-    for (let x = nx - 1; x >= 0; x--) {
-      if ((input[base + x] !== 0) === featureIsNonzero) next = x;
-      const back = next - x;
-      const fwd = dist[base + x];
-      const d = back < fwd ? back : fwd;
-      dist[base + x] = d * d * sx2;
-    }
+  // Forward: index distance to the previous feature (Infinity before the first one).
+  let last = -1;
+  for (let x = 0; x < nx; x++) {
+    if ((input[base + x] !== 0) === featureIsNonzero) last = x;
+    dist[base + x] = last < 0 ? Infinity : x - last;
   }
-}
-
-/** Lower-envelope pass along the axis with `n` samples at `stride`, for every line. */
-function axisPass(
-  dist: Float64Array,
-  n: number,
-  stride: number,
-  lineStarts: (visit: (start: number) => void) => void,
-  s: number,
-  b: LineBuffers,
-): void {
-  if (n === 1) return;
-  lineStarts((start) => {
-    const f = b.f;
-    let allInf = true;
-    for (let q = 0, i = start; q < n; q++, i += stride) {
-      const value = dist[i];
-      f[q] = value;
-      if (value !== Infinity) allInf = false;
-    }
-    if (allInf) return;
-    envelope1d(b, n, s);
-    const out = b.out;
-    for (let q = 0, i = start; q < n; q++, i += stride) dist[i] = out[q];
-  });
+  if (last < 0) return; // no feature: the whole row stays Infinity
+  // Backward: take the next feature if closer, then square in physical units.
+  let next = Infinity;
+  for (let x = nx - 1; x >= 0; x--) {
+    if ((input[base + x] !== 0) === featureIsNonzero) next = x;
+    const back = next - x;
+    const fwd = dist[base + x];
+    const d = back < fwd ? back : fwd;
+    dist[base + x] = d * d * sx2;
+  }
 }
 
 function squaredTransform(
@@ -141,32 +123,30 @@ function squaredTransform(
   const [sx, sy, sz] = toSpacing(grid, spacing);
   const { nx, ny, nz } = grid;
   const dist = new Float64Array(grid.size);
-  rowPass(input, featureIsNonzero, grid, sx, dist);
-  const b = lineBuffers(Math.max(ny, nz));
-  // Along y: lines start at x + nx*ny*z.
-  axisPass(
-    dist,
-    ny,
-    nx,
-    (visit) => {
-      for (let z = 0; z < nz; z++) {
-        for (let x = 0; x < nx; x++) visit(x + nx * ny * z);
+  const rows = ny * nz;
+  for (let r = 0; r < rows; r++) row1d(input, featureIsNonzero, dist, r * nx, nx, sx * sx);
+  const e = envelopeBuffers(Math.max(ny, nz));
+  const plane = nx * ny;
+  // Along y: lines of ny samples at stride nx inside each z-plane (one plane stays in cache).
+  if (ny > 1) {
+    for (let zp = 0; zp < nz; zp++) {
+      for (let x = 0; x < nx; x++) envelope1d(dist, x + plane * zp, nx, ny, sy, e);
+    }
+  }
+  // Along z: for each y, gather the nz rows into a small block so the lines are cache-local.
+  if (nz > 1) {
+    const block = new Float64Array(nz * nx);
+    for (let y = 0; y < ny; y++) {
+      for (let zp = 0; zp < nz; zp++) {
+        const from = nx * (y + ny * zp);
+        block.set(dist.subarray(from, from + nx), zp * nx);
       }
-    },
-    sy,
-    b,
-  );
-  // Along z: lines start at x + nx*y.
-  axisPass(
-    dist,
-    nz,
-    nx * ny,
-    (visit) => {
-      for (let i = 0; i < nx * ny; i++) visit(i);
-    },
-    sz,
-    b,
-  );
+      for (let x = 0; x < nx; x++) envelope1d(block, x, nx, nz, sz, e);
+      for (let zp = 0; zp < nz; zp++) {
+        dist.set(block.subarray(zp * nx, zp * nx + nx), nx * (y + ny * zp));
+      }
+    }
+  }
   return dist;
 }
 

@@ -180,35 +180,52 @@ function classStats(pred: Uint8Array, label: Uint8Array, grid: Grid): ClassStats
     box[6 * c] = box[6 * c + 2] = box[6 * c + 4] = 2147483647;
     box[6 * c + 1] = box[6 * c + 3] = box[6 * c + 5] = -1;
   }
-  const grow = (c: number, x: number, y: number, z: number) => {
-    const o = 6 * c;
-    if (x < box[o]) box[o] = x;
-    if (x > box[o + 1]) box[o + 1] = x;
-    if (y < box[o + 2]) box[o + 2] = y;
-    if (y > box[o + 3]) box[o + 3] = y;
-    if (z < box[o + 4]) box[o + 4] = z;
-    if (z > box[o + 5]) box[o + 5] = z;
-  };
-  const { nx, ny, nz } = grid;
-  let i = 0;
-  for (let z = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      for (let x = 0; x < nx; x++, i++) {
-        const p = pred[i], l = label[i];
-        if (p === 0 && l === 0) continue;
-        if (p !== 0) {
-          nPred[p]++;
-          grow(p, x, y, z);
-        }
-        if (l !== 0) {
-          nLabel[l]++;
-          if (l === p) nBoth[p]++;
-          else grow(l, x, y, z);
-        }
+  const { nx, ny } = grid;
+  let x = 0, y = 0, z = 0;
+  for (let i = 0; i < pred.length; i++) {
+    const p = pred[i], l = label[i];
+    if (p !== 0 || l !== 0) {
+      if (p !== 0) nPred[p]++;
+      if (l !== 0) nLabel[l]++;
+      if (p === l) nBoth[p]++;
+      // Grow the bounding box of p, and of l when it differs.
+      for (let side = 0; side < 2; side++) {
+        const c = side === 0 ? p : l;
+        if (c === 0 || (side === 1 && l === p)) continue;
+        const o = 6 * c;
+        if (x < box[o]) box[o] = x;
+        if (x > box[o + 1]) box[o + 1] = x;
+        if (y < box[o + 2]) box[o + 2] = y;
+        if (y > box[o + 3]) box[o + 3] = y;
+        if (z < box[o + 4]) box[o + 4] = z;
+        if (z > box[o + 5]) box[o + 5] = z;
+      }
+    }
+    if (++x === nx) {
+      x = 0;
+      if (++y === ny) {
+        y = 0;
+        z++;
       }
     }
   }
   return { nPred, nLabel, nBoth, box };
+}
+
+function cropRow(
+  pred: Uint8Array,
+  label: Uint8Array,
+  c: number,
+  from: number,
+  n: number,
+  a: Uint8Array,
+  b: Uint8Array,
+  to: number,
+): void {
+  for (let x = 0; x < n; x++) {
+    a[to + x] = pred[from + x] === c ? 1 : 0;
+    b[to + x] = label[from + x] === c ? 1 : 0;
+  }
 }
 
 /** Masks `pred == c` and `label == c` cropped to the class's union bounding box. */
@@ -223,14 +240,18 @@ function cropClass(
   const x0 = box[o], y0 = box[o + 2], z0 = box[o + 4];
   const cx = box[o + 1] - x0 + 1, cy = box[o + 3] - y0 + 1, cz = box[o + 5] - z0 + 1;
   const a = new Uint8Array(cx * cy * cz), b = new Uint8Array(cx * cy * cz);
-  let k = 0;
   for (let z = 0; z < cz; z++) {
     for (let y = 0; y < cy; y++) {
-      let i = x0 + grid.nx * (y0 + y + grid.ny * (z0 + z));
-      for (let x = 0; x < cx; x++, i++, k++) {
-        a[k] = pred[i] === c ? 1 : 0;
-        b[k] = label[i] === c ? 1 : 0;
-      }
+      cropRow(
+        pred,
+        label,
+        c,
+        x0 + grid.nx * (y0 + y + grid.ny * (z0 + z)),
+        cx,
+        a,
+        b,
+        cx * (y + cy * z),
+      );
     }
   }
   return { a, b, shape: [cx, cy, cz] };

@@ -21,22 +21,21 @@ export function surfaceVoxels(mask: Uint8Array, shape: readonly number[]): Uint8
   const { nx, ny, nz, ndim } = grid;
   const sxy = nx * ny;
   const out = new Uint8Array(grid.size);
-  for (let z = 0; z < nz; z++) {
-    const zBorder = ndim === 3 && (z === 0 || z === nz - 1);
-    for (let y = 0; y < ny; y++) {
-      const yBorder = y === 0 || y === ny - 1;
-      const row = nx * (y + ny * z);
-      for (let x = 0; x < nx; x++) {
-        const i = row + x;
-        if (mask[i] === 0) continue;
-        if (
-          zBorder || yBorder || x === 0 || x === nx - 1 ||
-          mask[i - 1] === 0 || mask[i + 1] === 0 ||
-          mask[i - nx] === 0 || mask[i + nx] === 0 ||
-          (ndim === 3 && (mask[i - sxy] === 0 || mask[i + sxy] === 0))
-        ) {
-          out[i] = 1;
-        }
+  // One flat loop with running coordinates (nested loops would be OSR-compiled per inner loop).
+  let x = 0, y = 0, z = 0;
+  for (let i = 0; i < grid.size; i++) {
+    if (
+      mask[i] !== 0 && (
+        x === 0 || x === nx - 1 || y === 0 || y === ny - 1 ||
+        mask[i - 1] === 0 || mask[i + 1] === 0 || mask[i - nx] === 0 || mask[i + nx] === 0 ||
+        (ndim === 3 && (z === 0 || z === nz - 1 || mask[i - sxy] === 0 || mask[i + sxy] === 0))
+      )
+    ) out[i] = 1;
+    if (++x === nx) {
+      x = 0;
+      if (++y === ny) {
+        y = 0;
+        z++;
       }
     }
   }
