@@ -196,6 +196,13 @@ class S3Failure extends Error {
 
 const MiB = 1024 * 1024;
 
+interface PutExtra {
+  readonly IfNoneMatch?: string;
+  readonly Metadata?: Record<string, string>;
+  /** Told the attempt number of the request that commits the object (PUT or Complete). */
+  readonly attempts?: (attempt: number) => void;
+}
+
 /** An S3 (or S3-compatible) bucket as an object store. */
 export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
   readonly client: S3Client;
@@ -296,25 +303,28 @@ export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
   const putSingle = (
     key: string,
     bytes: Uint8Array,
-    extra: { IfNoneMatch?: string; Metadata?: Record<string, string> },
+    extra: PutExtra,
     signal?: AbortSignal,
   ) =>
-    send(key, () =>
-      client.send(
+    send(key, (attempt) => {
+      extra.attempts?.(attempt);
+      return client.send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: full(key),
           Body: bytes,
           ContentLength: bytes.byteLength,
-          ...extra,
+          IfNoneMatch: extra.IfNoneMatch,
+          Metadata: extra.Metadata,
         }),
         { abortSignal: signal },
-      ), signal);
+      );
+    }, signal);
 
   const putMultipart = async (
     key: string,
     bytes: Uint8Array,
-    extra: { IfNoneMatch?: string; Metadata?: Record<string, string> },
+    extra: PutExtra,
     signal?: AbortSignal,
   ) => {
     const created = await send(key, () =>
@@ -351,8 +361,9 @@ export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
         }
       };
       await Promise.all(Array.from({ length: Math.min(4, count) }, worker));
-      await send(key, () =>
-        client.send(
+      await send(key, (attempt) => {
+        extra.attempts?.(attempt);
+        return client.send(
           new CompleteMultipartUploadCommand({
             Bucket: bucket,
             Key: full(key),
@@ -361,7 +372,8 @@ export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
             ...(extra.IfNoneMatch ? { IfNoneMatch: extra.IfNoneMatch } : {}),
           }),
           { abortSignal: signal },
-        ), signal);
+        );
+      }, signal);
     } catch (e) {
       // Best effort: an upload left behind is only storage cost (lifecycle rules clean it up).
       await client.send(
@@ -374,7 +386,7 @@ export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
   const putBytes = (
     key: string,
     bytes: Uint8Array,
-    extra: { IfNoneMatch?: string; Metadata?: Record<string, string> } = {},
+    extra: PutExtra = {},
     signal?: AbortSignal,
   ): Promise<unknown> =>
     bytes.byteLength > threshold
@@ -441,14 +453,10 @@ export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
     const writer = crypto.randomUUID();
     let ambiguous = false; // a retried request may have been applied the first time
     try {
-      await send(key, (attempt) => {
-        ambiguous = attempt > 1;
-        return putBytes(
-          key,
-          bytes,
-          { IfNoneMatch: "*", Metadata: { "duet-writer": writer } },
-          signal,
-        );
+      await putBytes(key, bytes, {
+        IfNoneMatch: "*",
+        Metadata: { "duet-writer": writer },
+        attempts: (n) => (ambiguous = n > 1),
       }, signal);
       return true;
     } catch (e) {
@@ -560,13 +568,13 @@ export async function claimPutIfAbsent(
         );
       }
       const abandoned = claims.filter((c) => mine.lastModified - c.lastModified > claimTtlMs);
+      for (const c of abandoned) await ops.remove(c.key, signal).catch(() => {});
       const rivals = claims.filter((c) => c.key !== claim && !abandoned.includes(c));
       if (rivals.length === 0 && performance.now() - started < claimTtlMs / 2) {
         if (await ops.exists(key, signal)) return false;
         await ops.put(key, bytes, signal);
         return true;
       }
-      for (const c of abandoned) await ops.remove(c.key, signal).catch(() => {});
     } finally {
       // After `key` is written (winner) or before backing off (loser); a failed delete only
       // delays rivals until the claim is older than claimTtlMs.

@@ -46,6 +46,8 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
   if (hasNode) {
     const child = new Deno.Command("node", {
       args: [
+        // s3rver encrypts ListObjectsV2 continuation tokens with DES, an OpenSSL 3 legacy cipher.
+        "--openssl-legacy-provider",
         path.join(repoRoot, "tests", "cloud", "s3rver_node.cjs"),
         repoRoot,
         directory,
