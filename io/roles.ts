@@ -1,0 +1,236 @@
+/**
+ * Case roles: exemplar, labelled, unlabelled, validation, test.
+ *
+ * `assignRoles` is pure: case IDs (in list order) + the roles config -> ID lists per role.
+ * Validation and test cases leave the training pool first; the exemplar case (ONE annotated 2D
+ * slice) is taken next; `labelled: K` is the first K remaining pool cases in list order (CAML's
+ * convention); everything else in the pool is unlabelled.
+ *
+ * `bindRoles` attaches specs, and drops the label path of unlabelled cases, so that the
+ * training pool's unlabelled items cannot reach their label: `loadTrainingCase` for an
+ * unlabelled case reads the image only, and its result type has no label field.
+ */
+import { Rng } from "../random/rng.ts";
+import { DataError } from "./errors.ts";
+import type { CaseSpec } from "./dataset.ts";
+import { readCase, readCaseImage, readCaseLabel, type ReadCaseOptions } from "./cases.ts";
+import type { LabelVolume, Volume } from "./volume.ts";
+
+export type Role = "exemplar" | "labelled" | "unlabelled" | "validation" | "test";
+
+export interface ExemplarConfig {
+  readonly case: string;
+  /** z index of the annotated slice, or "largest" (the slice with the most foreground). */
+  readonly slice: number | "largest";
+}
+
+export interface RolesConfig {
+  readonly exemplar?: ExemplarConfig;
+  /** First K cases of the training pool (list order), or explicit IDs. */
+  readonly labelled?: number | readonly string[];
+  /** Explicit IDs, or `count` cases drawn from the pool with a seeded Rng. */
+  readonly validation?: readonly string[] | { readonly count: number; readonly seed: number };
+  readonly test?: readonly string[];
+}
+
+export interface RoleAssignment {
+  readonly exemplar?: ExemplarConfig;
+  readonly labelled: readonly string[];
+  readonly unlabelled: readonly string[];
+  readonly validation: readonly string[];
+  readonly test: readonly string[];
+}
+
+/** A roles config that contradicts the dataset (exit 64, bad config). */
+export class RolesConfigError extends Error {
+  override readonly name = "RolesConfigError";
+}
+
+export function assignRoles(caseIds: readonly string[], config: RolesConfig): RoleAssignment {
+  const known = new Set(caseIds);
+  if (known.size !== caseIds.length) throw new RolesConfigError("case IDs are not unique");
+  const check = (role: string, ids: readonly string[]) => {
+    for (const id of ids) {
+      if (!known.has(id)) throw new RolesConfigError(`roles.${role}: unknown case ID "${id}"`);
+    }
+  };
+  const test = [...(config.test ?? [])];
+  check("test", test);
+  let validation: string[];
+  const v = config.validation;
+  if (v === undefined) validation = [];
+  else if (Array.isArray(v)) validation = [...(v as readonly string[])];
+  else {
+    const { count, seed } = v as { count: number; seed: number };
+    const candidates = caseIds.filter((id) => !test.includes(id) && id !== config.exemplar?.case);
+    if (!(Number.isInteger(count) && count >= 0 && count <= candidates.length)) {
+      throw new RolesConfigError(`roles.validation.count ${count} not in 0..${candidates.length}`);
+    }
+    const rng = new Rng(seed);
+    const pick = new Set<string>();
+    while (pick.size < count) pick.add(candidates[rng.int(0, candidates.length)]);
+    validation = candidates.filter((id) => pick.has(id));
+  }
+  check("validation", validation);
+  const taken = new Map<string, string>();
+  const claim = (role: string, ids: readonly string[]) => {
+    for (const id of ids) {
+      const prev = taken.get(id);
+      if (prev) {
+        throw new RolesConfigError(`case "${id}" is in both roles.${prev} and roles.${role}`);
+      }
+      taken.set(id, role);
+    }
+  };
+  claim("test", test);
+  claim("validation", validation);
+  let pool = caseIds.filter((id) => !taken.has(id));
+  const exemplar = config.exemplar;
+  if (exemplar) {
+    check("exemplar.case", [exemplar.case]);
+    claim("exemplar", [exemplar.case]);
+    const s = exemplar.slice;
+    if (s !== "largest" && !(Number.isInteger(s) && s >= 0)) {
+      throw new RolesConfigError(`roles.exemplar.slice must be a slice index or "largest"`);
+    }
+    pool = pool.filter((id) => id !== exemplar.case);
+  }
+  let labelled: string[];
+  const l = config.labelled;
+  if (l === undefined) labelled = [];
+  else if (typeof l === "number") {
+    if (!(Number.isInteger(l) && l >= 0 && l <= pool.length)) {
+      throw new RolesConfigError(
+        `roles.labelled ${l} not in 0..${pool.length} (training pool size)`,
+      );
+    }
+    labelled = pool.slice(0, l);
+  } else {
+    labelled = [...l];
+    check("labelled", labelled);
+  }
+  claim("labelled", labelled);
+  const unlabelled = pool.filter((id) => !taken.has(id));
+  return {
+    ...(exemplar ? { exemplar: { case: exemplar.case, slice: exemplar.slice } } : {}),
+    labelled,
+    unlabelled,
+    validation,
+    test,
+  };
+}
+
+/** A case with its role. Unlabelled cases carry no label path at all. */
+export type RoledCase =
+  | { readonly role: "exemplar"; readonly spec: CaseSpec; readonly slice: number | "largest" }
+  | { readonly role: "labelled" | "validation" | "test"; readonly spec: CaseSpec }
+  | { readonly role: "unlabelled"; readonly spec: Omit<CaseSpec, "labelPath"> };
+
+export function bindRoles(specs: readonly CaseSpec[], roles: RoleAssignment): RoledCase[] {
+  const byId = new Map(specs.map((s) => [s.id, s]));
+  const get = (id: string) => {
+    const s = byId.get(id);
+    if (!s) throw new RolesConfigError(`unknown case ID "${id}"`);
+    return s;
+  };
+  const needLabel = (s: CaseSpec, role: Role) => {
+    if (!s.labelPath) {
+      throw new DataError(
+        s.imagePath,
+        `case "${s.id}" has role ${role} but no label`,
+        "add its label file or change its role",
+      );
+    }
+    return s;
+  };
+  const out: RoledCase[] = [];
+  if (roles.exemplar) {
+    out.push({
+      role: "exemplar",
+      spec: needLabel(get(roles.exemplar.case), "exemplar"),
+      slice: roles.exemplar.slice,
+    });
+  }
+  for (const id of roles.labelled) {
+    out.push({ role: "labelled", spec: needLabel(get(id), "labelled") });
+  }
+  for (const id of roles.unlabelled) {
+    const { labelPath: _dropped, ...imageOnly } = get(id);
+    out.push({ role: "unlabelled", spec: imageOnly });
+  }
+  for (const id of roles.validation) {
+    out.push({ role: "validation", spec: needLabel(get(id), "validation") });
+  }
+  for (const id of roles.test) out.push({ role: "test", spec: get(id) });
+  return out;
+}
+
+/** What training and evaluation get: unlabelled items have no label field. */
+export type LoadedItem =
+  | {
+    readonly role: "exemplar";
+    readonly id: string;
+    readonly image: Volume;
+    /** The one annotated slice (z index in the image) and its 2D label (nz = 1). */
+    readonly slice: number;
+    readonly sliceLabel: LabelVolume;
+  }
+  | {
+    readonly role: "labelled" | "validation";
+    readonly id: string;
+    readonly image: Volume;
+    readonly label: LabelVolume;
+  }
+  | {
+    readonly role: "test";
+    readonly id: string;
+    readonly image: Volume;
+    readonly label?: LabelVolume;
+  }
+  | { readonly role: "unlabelled"; readonly id: string; readonly image: Volume };
+
+/** Reads a roled case. Unlabelled: image only (the label is never opened). */
+export async function loadRoledCase(c: RoledCase, options: ReadCaseOptions): Promise<LoadedItem> {
+  if (c.role === "unlabelled") {
+    return { role: "unlabelled", id: c.spec.id, image: await readCaseImage(c.spec, options) };
+  }
+  if (c.role === "exemplar") {
+    const image = await readCaseImage(c.spec, options);
+    const label = await readCaseLabel(c.spec, image, options);
+    const slice = c.slice === "largest" ? largestForegroundSlice(label) : c.slice;
+    const [nx, ny, nz] = label.shape;
+    if (!(slice >= 0 && slice < nz)) {
+      throw new DataError(c.spec.imagePath, `exemplar slice ${slice} outside 0..${nz - 1}`);
+    }
+    const sliceLabel: LabelVolume = {
+      data: label.data.slice(slice * nx * ny, (slice + 1) * nx * ny),
+      shape: [nx, ny, 1],
+      spacing: label.spacing,
+      affine: sliceAffine(label.affine, slice),
+    };
+    return { role: "exemplar", id: c.spec.id, image, slice, sliceLabel };
+  }
+  const { image, label } = await readCase(c.spec, options);
+  if (c.role === "test") return { role: "test", id: c.spec.id, image, ...(label ? { label } : {}) };
+  return { role: c.role, id: c.spec.id, image, label: label! };
+}
+
+/** The z index with the most non-zero label voxels (the first such on ties). */
+export function largestForegroundSlice(label: LabelVolume): number {
+  const [nx, ny, nz] = label.shape;
+  let best = 0, bestCount = -1;
+  for (let z = 0; z < nz; z++) {
+    let c = 0;
+    const off = z * nx * ny;
+    for (let i = 0; i < nx * ny; i++) if (label.data[off + i] !== 0) c++;
+    if (c > bestCount) [best, bestCount] = [z, c];
+  }
+  return best;
+}
+
+/** Affine of slice z as its own 1-slice volume (origin moved to that slice). */
+export function sliceAffine(affine: readonly number[], z: number): number[] {
+  const a = [...affine];
+  for (let r = 0; r < 3; r++) a[r * 4 + 3] += affine[r * 4 + 2] * z;
+  return a;
+}
