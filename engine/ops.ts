@@ -1,0 +1,4 @@
+/** All graph ops in one namespace: `import * as op from "./ops.ts"`. */
+export * from "./ops/math.ts";
+export * from "./ops/shape.ts";
+export * from "./ops/nn.ts";
