@@ -1,4 +1,35 @@
-/** The closing summary of `run`/`resume`. */
+/** The closing summary of `run`/`resume`: Dice per class of each model, where the outputs are. */
 import { Effect } from "effect";
-import type { RunEnv } from "./runner.ts";
-export const printRunSummary = (_env: RunEnv) => Effect.void;
+import type { EvaluateOutput, ExportOutput, TrainOutput } from "../schemas/outputs.ts";
+import { resolveStage, type RunEnv } from "./runner.ts";
+
+export const printRunSummary = (env: RunEnv) =>
+  Effect.gen(function* () {
+    env.cache.clear();
+    const train = yield* resolveStage(env, "train");
+    const evaluation = yield* resolveStage(env, "evaluate");
+    const exported = yield* resolveStage(env, "export");
+    const lines = [`\nrun ${env.runId}: done`];
+    if (train) {
+      const t = train.summaries[0] as TrainOutput;
+      lines.push(`method ${t.method}, ${t.steps} steps in ${t.seconds.toFixed(1)} s`);
+    }
+    if (evaluation) {
+      const e = evaluation.summaries[0] as EvaluateOutput;
+      const classes = env.config.data.classes;
+      lines.push(`Dice on ${e.cases} validation/test cases (mean ± std):`);
+      for (const [model, metrics] of Object.entries(e.models)) {
+        const cells = Object.entries(metrics.dice).map(([c, s]) =>
+          `${classes[Number(c)] ?? c} ${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`
+        );
+        lines.push(`  model ${model}: ${cells.join(", ")}`);
+      }
+      lines.push(`report:  ${evaluation.uri(e.report)}`);
+      lines.push(`metrics: ${evaluation.uri(e.csv)}`);
+    }
+    if (exported) {
+      const x = exported.summaries[0] as ExportOutput;
+      lines.push(`model:   ${exported.uri(x.model)} (${x.format})`);
+    }
+    console.log(lines.join("\n"));
+  });

@@ -61,15 +61,28 @@ export const SynthesizeConfig = Schema.Struct({
   elastic: Schema.Struct({ alpha: NonNegative, sigma: NonNegative }),
 });
 
+/** Weak and strong views, drawn on the fly from seeds inside training (transforms/views.ts). */
 export const AugmentConfig = Schema.Struct({
-  weak: Schema.Struct({ flip: Probability, rot90: Probability, scale: Range }),
+  weak: Schema.Struct({
+    rot90Probability: Probability,
+    flipXProbability: Probability,
+    flipYProbability: Probability,
+    zoomProbability: Probability,
+    zoom: Range,
+  }),
   strong: Schema.Struct({
+    jitterProbability: Probability,
     brightness: NonNegative,
     contrast: NonNegative,
-    gamma: Range,
-    blur: Probability,
-    noise: NonNegative,
-    cutout: Probability,
+    gamma: NonNegative,
+    blurProbability: Probability,
+    blurSigma: Range,
+    noiseProbability: Probability,
+    noiseStd: Range,
+    cutoutProbability: Probability,
+    cutoutArea: Range,
+    cutmixProbability: Probability,
+    cutmixArea: Range,
   }),
 });
 

@@ -1,3 +1,21 @@
 /** The eight stages, in pipeline order. */
 import type { AnyStage } from "../pipeline/stage.ts";
-export const stages: ReadonlyArray<AnyStage> = [];
+import { ingest } from "./ingest/stage.ts";
+import { normalize } from "./normalize/stage.ts";
+import { synthesize } from "./synthesize/stage.ts";
+import { augment } from "./augment/stage.ts";
+import { train } from "./train/stage.ts";
+import { refine } from "./refine/stage.ts";
+import { evaluate } from "./evaluate/stage.ts";
+import { exportModel } from "./export/stage.ts";
+
+export const stages: ReadonlyArray<AnyStage> = [
+  ingest,
+  normalize,
+  synthesize,
+  augment,
+  train,
+  refine,
+  evaluate,
+  exportModel,
+];

@@ -1,0 +1,155 @@
+/**
+ * ingest: the cases of a dataset with their roles, geometry kept, each stored as one artifact.
+ * Labels are stored only for roles whose labels may be read (exemplar, labelled, validation,
+ * test): an unlabelled case's label never leaves this stage.
+ */
+import { Effect, Schema } from "effect";
+import { DataConfig } from "../../schemas/config.ts";
+import { type CaseRecord, IngestOutput, type Role } from "../../schemas/outputs.ts";
+import { defineStage } from "../../pipeline/stage.ts";
+import { ConfigError } from "../../pipeline/errors.ts";
+import { makePhantom3D } from "../../fixtures/phantom.ts";
+import { Rng } from "../../random/rng.ts";
+import type { LabelVolume, Volume } from "../../io/volume.ts";
+import { encodeArrays } from "../codec.ts";
+
+export interface LoadedCase {
+  readonly id: string;
+  readonly source: string;
+  readonly image: Volume;
+  readonly label?: LabelVolume;
+}
+
+/** Roles from the config: explicit validation/test lists, the exemplar, K labelled, rest unlabelled. */
+export function assignRoles(
+  ids: ReadonlyArray<string>,
+  roles: typeof DataConfig.Type["roles"],
+): Map<string, Role> {
+  const problems: string[] = [];
+  const known = new Set(ids);
+  const out = new Map<string, Role>();
+  for (const [role, list] of [["validation", roles.validation], ["test", roles.test]] as const) {
+    for (const id of list) {
+      if (!known.has(id)) problems.push(`data.roles.${role}: no case "${id}" in the dataset`);
+      else if (out.has(id)) {
+        problems.push(`data.roles.${role}: case "${id}" already has role ${out.get(id)}`);
+      } else out.set(id, role);
+    }
+  }
+  if (roles.exemplar) {
+    const id = roles.exemplar.case;
+    if (!known.has(id)) problems.push(`data.roles.exemplar.case: no case "${id}" in the dataset`);
+    else if (out.has(id)) {
+      problems.push(`data.roles.exemplar.case: "${id}" is a ${out.get(id)} case`);
+    } else out.set(id, "exemplar");
+  }
+  const pool = ids.filter((id) => !out.has(id));
+  const labelled = typeof roles.labelled === "number"
+    ? pool.slice(0, roles.labelled)
+    : roles.labelled;
+  for (const id of labelled) {
+    if (!known.has(id)) problems.push(`data.roles.labelled: no case "${id}" in the dataset`);
+    else if (out.has(id)) {
+      problems.push(`data.roles.labelled: case "${id}" already has role ${out.get(id)}`);
+    } else out.set(id, "labelled");
+  }
+  if (typeof roles.labelled === "number" && roles.labelled > pool.length) {
+    problems.push(
+      `data.roles.labelled: ${roles.labelled} asked, only ${pool.length} training cases`,
+    );
+  }
+  if (!roles.exemplar && labelled.length === 0) {
+    problems.push("data.roles: no labelled data: set data.roles.exemplar or data.roles.labelled");
+  }
+  if (problems.length) throw new ConfigError({ problems });
+  for (const id of ids) if (!out.has(id)) out.set(id, "unlabelled");
+  return out;
+}
+
+/** The z index with the most foreground voxels. */
+export function largestSlice(label: LabelVolume): number {
+  const [nx, ny, nz] = label.shape;
+  let best = 0, bestCount = -1;
+  for (let z = 0; z < nz; z++) {
+    let count = 0;
+    for (let i = z * nx * ny; i < (z + 1) * nx * ny; i++) if (label.data[i] !== 0) count++;
+    if (count > bestCount) [best, bestCount] = [z, count];
+  }
+  return best;
+}
+
+const phantomIds = (count: number) =>
+  Array.from({ length: count }, (_, i) => `phantom-${String(i).padStart(3, "0")}`);
+
+/** Phantom i depends only on (seed, i), so shards generate just their own cases. */
+function loadPhantom(data: typeof DataConfig.Type, seed: number, index: number): LoadedCase {
+  const phantom = makePhantom3D({
+    seed: new Rng(seed).fork(index).nextUint32(),
+    shape: data.phantoms.shape,
+    classes: data.classes.length - 1,
+  });
+  return {
+    id: phantomIds(data.phantoms.count)[index],
+    source: "phantoms",
+    image: phantom.image,
+    label: phantom.label,
+  };
+}
+
+export const ingest = defineStage({
+  name: "ingest",
+  version: 1,
+  needs: [],
+  shardable: true,
+  select: (c) => ({ data: c.data, seed: c.seed }),
+  input: Schema.Struct({ data: DataConfig, seed: Schema.Int }),
+  output: IngestOutput,
+  run: (ctx, { data, seed }) =>
+    Effect.gen(function* () {
+      if (data.source !== "phantoms") {
+        return yield* new ConfigError({
+          problems: [`data.source: reading "${data.source}" lands with the data readers`],
+        });
+      }
+      const ids = phantomIds(data.phantoms.count);
+      const roles = yield* Effect.try({
+        try: () => assignRoles(ids, data.roles),
+        catch: (e) => e as ConfigError,
+      });
+      const mine = ids.map((_, i) => i).filter((i) => i % ctx.shard.count === ctx.shard.index);
+      const bar = ctx.reporter.progress("ingest", mine.length);
+      const cases: CaseRecord[] = [];
+      for (const i of mine) {
+        const c = loadPhantom(data, seed, i);
+        const role = roles.get(c.id)!;
+        const keepLabel = role !== "unlabelled" && c.label !== undefined;
+        const artifact = `case-${c.id}.bin`;
+        const [nx, ny, nz] = c.image.shape;
+        yield* ctx.write(
+          artifact,
+          encodeArrays({ id: c.id }, {
+            image: { data: c.image.data, shape: [nz, ny, nx] },
+            ...(keepLabel ? { label: { data: c.label!.data, shape: [nz, ny, nx] } } : {}),
+          }),
+        );
+        cases.push({
+          id: c.id,
+          role,
+          source: c.source,
+          shape: c.image.shape as [number, number, number],
+          spacing: c.image.spacing as [number, number, number],
+          affine: [...c.image.affine],
+          artifact,
+          hasLabel: keepLabel,
+          exemplarSlice: role === "exemplar" && c.label
+            ? (data.roles.exemplar!.slice === "largest"
+              ? largestSlice(c.label)
+              : data.roles.exemplar!.slice)
+            : null,
+        });
+        bar.tick();
+      }
+      bar.done();
+      return { cases };
+    }),
+});

@@ -1,0 +1,37 @@
+/** Reading the normalized slices of a case back from the normalize stage's artifacts. */
+import { Effect } from "effect";
+import type { Upstream } from "../pipeline/stage.ts";
+import type { NormalizeOutput, SliceCase } from "../schemas/outputs.ts";
+import { decodeArrays } from "./codec.ts";
+
+export interface CaseSlices {
+  readonly info: SliceCase;
+  readonly width: number;
+  readonly height: number;
+  /** nz x H x W normalized image. */
+  readonly image: Float32Array;
+  /** Label of slice z, where this case stores one (training reads only info.trainLabels). */
+  readonly label: (z: number) => Uint8Array | undefined;
+}
+
+export const normalizedCases = (up: Upstream) =>
+  (up.summaries as NormalizeOutput[]).flatMap((s) => s.cases);
+
+export const loadCase = (up: Upstream, info: SliceCase) =>
+  Effect.map(up.read(info.artifact), (bytes): CaseSlices => {
+    const { meta, arrays } = decodeArrays(bytes);
+    const [width, height] = info.params.size;
+    const labelSlices = meta.labelSlices as number[];
+    const labels = arrays.label?.data as Uint8Array | undefined;
+    const plane = width * height;
+    return {
+      info,
+      width,
+      height,
+      image: arrays.image.data as Float32Array,
+      label: (z) => {
+        const k = labelSlices.indexOf(z);
+        return k < 0 || !labels ? undefined : labels.subarray(k * plane, (k + 1) * plane);
+      },
+    };
+  });
