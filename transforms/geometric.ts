@@ -490,3 +490,32 @@ export class RandomElastic {
     return warp(image, label, RandomElastic.field(p, image.width, image.height), opts);
   }
 }
+
+/**
+ * Chain an affine pull-back A (output -> intermediate) with a field F defined on the
+ * intermediate grid (intermediate -> input): output p reads the input at q + F(q), q = A p.
+ * F is sampled bilinearly with edge clamping. Output size defaults to F's size.
+ */
+export function chainAffineField(
+  A: Affine2D,
+  F: DisplacementField,
+  width = F.width,
+  height = F.height,
+): DisplacementField {
+  const dx = new Float32Array(width * height);
+  const dy = new Float32Array(width * height);
+  const [a, b, c, d, e, f] = A;
+  const fw = F.width, fh = F.height;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const qx = a * x + b * y + c;
+      const qy = d * x + e * y + f;
+      const cx = qx < 0 ? 0 : qx > fw - 1 ? fw - 1 : qx;
+      const cy = qy < 0 ? 0 : qy > fh - 1 ? fh - 1 : qy;
+      const i = x + width * y;
+      dx[i] = qx - x + sampleLinear(F.dx, fw, fh, cx, cy, 0);
+      dy[i] = qy - y + sampleLinear(F.dy, fw, fh, cx, cy, 0);
+    }
+  }
+  return { dx, dy, width, height };
+}
