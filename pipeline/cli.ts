@@ -14,17 +14,11 @@ import { runPipeline } from "./run.ts";
 import { type RunEnv, runUnit, stageByName } from "./runner.ts";
 import { type Device, type StageName, stageNames } from "./stage.ts";
 import { runStatus } from "./status.ts";
-import { makeFileStore, type ObjectStoreShape } from "./store.ts";
+import { storeFromUri as openStore } from "./store_uri.ts";
+import { attemptFromEnv, describeSchedulerContext, shardFromEnv } from "./plan/scheduler_env.ts";
+import { planInputFromArgs, renderPlan } from "./plan/render.ts";
+import { PLAN_TARGETS } from "./plan/common.ts";
 import { printRunSummary } from "./summary.ts";
-
-// TEMPORARY until pipeline/store_uri.ts and pipeline/plan/scheduler_env.ts land.
-const storeFromUri = (uri: string) =>
-  Effect.succeed<ObjectStoreShape>(makeFileStore(uri.replace(/^file:\/\//, "")));
-const shardFromEnv = (_env: Record<string, string>, f: { index?: number; count?: number }) => ({
-  index: f.index ?? 0,
-  count: f.count ?? 1,
-});
-const attemptFromEnv = (_env: Record<string, string>): number | undefined => undefined;
 
 /** Set by main.ts; aborted on SIGTERM/SIGINT. */
 export const shutdown = new AbortController();
@@ -44,6 +38,13 @@ const deviceFlag = Flag.Literals("device", ["cpu", "cuda", "webgpu"]).pipe(
   Flag.withDescription("execution provider for training and inference"),
   Flag.withDefault("cpu" as const),
 );
+
+const storeFromUri = (uri: string) =>
+  Effect.try({
+    try: () => openStore(uri),
+    catch: (e) =>
+      new ConfigError({ problems: [`--store: ${(e as { message?: string }).message ?? e}`] }),
+  });
 
 const makeEnv = (opts: {
   store: Option.Option<string>;
@@ -170,12 +171,14 @@ const stage = Command.make("stage", {
     const shard = yield* Effect.try({
       try: () =>
         shardFromEnv(Deno.env.toObject(), {
-          index: Option.getOrUndefined(flags.shardIndex),
-          count: Option.getOrUndefined(flags.shardCount),
+          shardIndex: Option.getOrUndefined(flags.shardIndex),
+          shardCount: Option.getOrUndefined(flags.shardCount),
         }),
       catch: (e) => new ConfigError({ problems: [(e as Error).message] }),
     });
-    const effective = stageDef.shardable ? shard : { index: 0, count: 1 };
+    const effective = stageDef.shardable
+      ? { index: shard.index, count: shard.count }
+      : { index: 0, count: 1 };
     if (!stageDef.shardable && shard.count > 1 && shard.index > 0) {
       env.reporter.info(
         `stage ${stageDef.name} is not shardable; shard ${shard.index} has nothing to do`,
@@ -200,7 +203,45 @@ const stage = Command.make("stage", {
     Command.withDescription("run one stage (or one shard of it) alone, for a batch scheduler"),
   );
 
+const plan = Command.make("plan", {
+  target: Flag.Literals("target", PLAN_TARGETS).pipe(
+    Flag.withDescription("scheduler to emit manifests for"),
+  ),
+  config: Flag.String("config").pipe(Flag.optional),
+  set: Flag.String("set").pipe(Flag.atLeast(0)),
+  image: Flag.String("image").pipe(
+    Flag.withDescription("container image (default duet:latest)"),
+    Flag.optional,
+  ),
+  store: Flag.String("store").pipe(Flag.withDescription("s3://bucket/prefix every stage shares")),
+  runId: runIdFlag.pipe(Flag.optional),
+  shards: Flag.Int("shards").pipe(
+    Flag.withDescription("shards per shardable stage"),
+    Flag.withDefault(4),
+  ),
+}, (flags) =>
+  Effect.gen(function* () {
+    const config = yield* loadConfig(Option.getOrUndefined(flags.config), flags.set);
+    const runId = Option.getOrElse(flags.runId, () => defaultRunId(config));
+    const store = yield* storeFromUri(flags.store);
+    yield* ensureManifest(store, runId, config, threads());
+    const text = yield* Effect.try({
+      try: () =>
+        renderPlan(planInputFromArgs({
+          target: flags.target,
+          image: Option.getOrUndefined(flags.image),
+          store: flags.store,
+          runId,
+          shards: flags.shards,
+        })),
+      catch: (e) => new ConfigError({ problems: [(e as Error).message] }),
+    });
+    console.log(text);
+  })).pipe(
+    Command.withDescription("write the run manifest to the store and print scheduler manifests"),
+  );
+
 export const pipelineCommand = Command.make("pipeline").pipe(
   Command.withDescription("Duet: label-efficient medical image segmentation"),
-  Command.withSubcommands([run, resume, status, stage]),
+  Command.withSubcommands([run, resume, status, stage, plan]),
 );
