@@ -187,10 +187,7 @@ const stage = Command.make("stage", {
     }
     const attempt = attemptFromEnv(Deno.env.toObject());
     env.reporter.info(
-      `stage ${stageDef.name} shard ${
-        effective.index + 1
-      }/${effective.count} of run ${flags.runId}` +
-        (attempt !== undefined ? ` (scheduler attempt ${attempt})` : ""),
+      `stage ${stageDef.name} of run ${flags.runId}: ${describeSchedulerContext(shard, attempt)}`,
     );
     const t0 = performance.now();
     const result = yield* runUnit(env, stageDef.name, effective);
