@@ -129,6 +129,8 @@ export const train = defineStage({
       const bar = ctx.reporter.progress(`train ${config.method}`, config.steps);
       bar.tick(step);
       while (step < config.steps) {
+        // A macrotask turn per step, so SIGTERM/SIGINT listeners run during the synchronous math.
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 0)));
         if (ctx.signal.aborted) {
           yield* checkpoint();
           return yield* new Interrupted({ signal: abortSignalName(ctx.signal) });

@@ -216,3 +216,42 @@ Deno.test("a corrupted committed artifact: the reading stage exits 65 naming it"
   assertEquals(bad.code, 65, bad.stderr);
   assert(bad.stderr.includes(artifact), bad.stderr);
 });
+
+Deno.test("SIGTERM during train: checkpoint written, exit 143, resume continues from it", async () => {
+  const store = await Deno.makeTempDir();
+  const args = [
+    "run",
+    "--store",
+    store,
+    "--run-id",
+    "t",
+    ...FAST,
+    "--set",
+    "train.steps=1200",
+    "--set",
+    "train.checkpointEvery=5000",
+  ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", `${root}pipeline/main.ts`, ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Wait until training has started, then ask it to stop.
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("train cmems")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  const t0 = performance.now();
+  child.kill("SIGTERM");
+  while (!(await reader.read()).done);
+  const { code } = await child.status;
+  assertEquals(code, 143);
+  assert(performance.now() - t0 < 30_000);
+  const resumed = await cli(["resume", "--store", store, "--run-id", "t"]);
+  assertEquals(resumed.code, 0, resumed.stderr);
+  assert(/resuming from checkpoint at step [1-9]/.test(resumed.stderr), resumed.stderr);
+});
