@@ -4,7 +4,7 @@ import type { Tensor } from "../graph.ts";
 import { getFloat, getInt, getInts, getStr, int, ints } from "../ops/attrs.ts";
 import * as m from "../ops/math.ts";
 import { channelView, conv, convTranspose } from "../ops/nn.ts";
-import { reshape, slice, transpose } from "../ops/shape.ts";
+import { concat, pad, reshape, slice, transpose } from "../ops/shape.ts";
 import { resizeMatrix } from "./resize_matrix.ts";
 
 const X = (c: { x: readonly (Tensor | null)[] }, i: number) => c.x[i]!;
@@ -45,29 +45,99 @@ const convGrad: GradRule = (c) => {
   const s = k.length;
   let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
   if (c.needs[0]) {
-    const outPad = k.map((kk, i) =>
-      (x.shape[2 + i] as number) + pads[i] + pads[i + s] -
-      (((dy.shape[2 + i] as number) - 1) * strides[i] + (kk - 1) * dil[i] + 1)
+    const unitStride = strides.every((st) => st === 1);
+    const fits = k.every((kk, i) =>
+      pads[i] <= (kk - 1) * dil[i] && pads[i + s] <= (kk - 1) * dil[i]
     );
-    dx = convTranspose(dy, w, null, {
-      strides,
-      pads,
-      dilations: dil,
-      group,
-      outputPadding: outPad,
-    });
+    if (unitStride && group === 1 && fits) {
+      // Stride 1: dX is a plain convolution of dY with the flipped, transposed kernel, which
+      // onnxruntime runs about twice as fast as the equivalent ConvTranspose.
+      const wt = transpose(flipSpatial(w), [1, 0, ...k.map((_, i) => i + 2)]);
+      const p = [
+        ...k.map((kk, i) => (kk - 1) * dil[i] - pads[i]),
+        ...k.map((kk, i) => (kk - 1) * dil[i] - pads[i + s]),
+      ];
+      dx = conv(dy, wt, null, { pads: p, dilations: dil });
+    } else {
+      const outPad = k.map((kk, i) =>
+        (x.shape[2 + i] as number) + pads[i] + pads[i + s] -
+        (((dy.shape[2 + i] as number) - 1) * strides[i] + (kk - 1) * dil[i] + 1)
+      );
+      dx = convTranspose(dy, w, null, {
+        strides,
+        pads,
+        dilations: dil,
+        group,
+        outputPadding: outPad,
+      });
+    }
   }
   if (c.needs[1]) {
     if (group !== 1 || dil.some((d) => d !== 1)) {
       throw new Error("Conv weight gradient: groups and dilation are not supported");
     }
-    // dW[o,c,a] = Σ_{n,i} dY[n,o,i] · Xpad[n,c,i·s+a]: a convolution over the batch axis.
-    const r = conv(swap01(x), swap01(dy), null, { pads, dilations: strides });
-    dw = swap01(cropTo(r, k));
+    dw = convWeightGrad(x, dy, k, strides, pads);
   }
   if (b && c.needs[2]) db = m.sum(dy, spatialAxes(dy));
   return [dx, dw, db];
 };
+
+/** Reverses every spatial axis of a weight [O, C, k...] (a Slice with step -1). */
+function flipSpatial(w: Tensor): Tensor {
+  const g = w.graph;
+  const k = w.staticShape.slice(2);
+  const axes = k.map((_, i) => i + 2);
+  if (k.every((kk) => kk === 1)) return w;
+  return g.addNode("Slice", [
+    w,
+    g.int64s(k.map(() => -1)),
+    g.int64s(k.map((kk) => -kk - 1)),
+    g.int64s(axes),
+    g.int64s(k.map(() => -1)),
+  ], [{ shape: w.shape, dtype: w.dtype }])[0];
+}
+
+/**
+ * dW[o,c,a] = Σ_{n,i} dY[n,o,i] · Xpad[n,c,i·s+a], one kernel offset a at a time: the strided
+ * window of X for that offset times dYᵀ is a batched matrix product. This is im2col split per
+ * offset, so memory stays at one input-sized buffer (3-D volumes would need k³ copies at once).
+ */
+function convWeightGrad(
+  x: Tensor,
+  dy: Tensor,
+  k: readonly number[],
+  strides: readonly number[],
+  pads: readonly number[],
+): Tensor {
+  const s = k.length;
+  const [n, ci] = x.staticShape;
+  const co = dy.shape[1] as number;
+  const outSp = dy.staticShape.slice(2);
+  const len = outSp.reduce((a, b) => a * b, 1);
+  const xp = pads.some((p) => p !== 0)
+    ? pad(x, [0, 0, ...pads.slice(0, s), 0, 0, ...pads.slice(s)])
+    : x;
+  const dyT = transpose(reshape(dy, [n, co, len]), [0, 2, 1]); // [N, L, Co]
+  const offsets: number[][] = [[]];
+  for (const kk of k) {
+    const next: number[][] = [];
+    for (const o of offsets) for (let a = 0; a < kk; a++) next.push([...o, a]);
+    offsets.splice(0, offsets.length, ...next);
+  }
+  const parts = offsets.map((off) => {
+    const win = slice(
+      xp,
+      off,
+      off.map((a, i) => a + (outSp[i] - 1) * strides[i] + 1),
+      off.map((_, i) => i + 2),
+      strides,
+    );
+    const prod = m.matmul(reshape(win, [n, ci, len]), dyT); // [N, Ci, Co]
+    return reshape(n > 1 ? m.sum(prod, [0]) : reshape(prod, [ci, co]), [1, ci, co]);
+  });
+  const stacked = parts.length > 1 ? concat(parts, 0) : parts[0]; // [K, Ci, Co]
+  return reshape(transpose(stacked, [2, 1, 0]), [co, ci, ...k]);
+}
 
 const convTransposeGrad: GradRule = (c) => {
   const [x, w, b] = [X(c, 0), X(c, 1), c.x[2]];

@@ -1,0 +1,134 @@
+"""PyTorch CPU reference for `deno task bench`: the same U-Net, batch, loss and optimizer as
+Duet's benchmark step, timed the same way (median ms over timed steps after warm-up).
+
+Usage: /usr/bin/python3 bench/torch_reference.py --threads 2 --steps 20 --warmup 5 [--channels 16,32,64,128]
+Prints one JSON object on stdout.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class ConvBlock(nn.Module):
+    """SSL4MIS: conv3x3-BN-LeakyReLU-Dropout-conv3x3-BN-LeakyReLU."""
+
+    def __init__(self, cin, cout, p):
+        super().__init__()
+        self.conv_conv = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU(),
+            nn.Dropout(p),
+            nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU())
+
+    def forward(self, x):
+        return self.conv_conv(x)
+
+
+class UpBlock(nn.Module):
+    def __init__(self, in1, in2, out, bilinear):
+        super().__init__()
+        self.bilinear = bilinear
+        if bilinear:
+            self.conv1x1 = nn.Conv2d(in1, in2, 1)
+            self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        else:
+            self.up = nn.ConvTranspose2d(in1, in2, 2, stride=2)
+        self.conv = ConvBlock(in2 * 2, out, 0.0)
+
+    def forward(self, x1, x2):
+        if self.bilinear:
+            x1 = self.conv1x1(x1)
+        return self.conv(torch.cat([x2, self.up(x1)], dim=1))
+
+
+class UNet(nn.Module):
+    """SSL4MIS code/networks/unet.py with configurable depth."""
+
+    def __init__(self, cin, ncls, ch, drop, bilinear=False):
+        super().__init__()
+        self.inc = ConvBlock(cin, ch[0], drop[0])
+        self.downs = nn.ModuleList(
+            [nn.Sequential(nn.MaxPool2d(2), ConvBlock(ch[i - 1], ch[i], drop[i])) for i in range(1, len(ch))])
+        self.ups = nn.ModuleList(
+            [UpBlock(ch[i], ch[i - 1], ch[i - 1], bilinear) for i in range(len(ch) - 1, 0, -1)])
+        self.out_conv = nn.Conv2d(ch[0], ncls, 3, padding=1)
+
+    def forward(self, x):
+        feats = [self.inc(x)]
+        for d in self.downs:
+            feats.append(d(feats[-1]))
+        h = feats[-1]
+        for j, up in enumerate(self.ups):
+            h = up(h, feats[-2 - j])
+        return self.out_conv(h)
+
+
+def dice_loss(p, t):
+    """UG-MCL / SSL4MIS dice_loss (squared denominators), mean over classes."""
+    axes = (0, 2, 3)
+    inter = (p * t).sum(axes)
+    den = (p * p).sum(axes) + (t * t).sum(axes)
+    return (1 - (2 * inter + 1e-5) / (den + 1e-5)).mean()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--classes", type=int, default=2)
+    ap.add_argument("--channels", default="16,32,64,128")
+    ap.add_argument("--up", default="transpose", choices=["transpose", "bilinear"])
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    ch = [int(c) for c in a.channels.split(",")]
+    drop = [0.05, 0.1, 0.2, 0.3, 0.5][: len(ch)]
+    net = UNet(1, a.classes, ch, drop, bilinear=a.up == "bilinear")
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x = torch.randn(a.batch, 1, a.size, a.size)
+    y = (x[:, 0] > 0.5).long()
+    onehot = F.one_hot(y, a.classes).permute(0, 3, 1, 2).float()
+
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        logits = net(x)
+        loss = F.cross_entropy(logits, y) + dice_loss(torch.softmax(logits, 1), onehot)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    net.train()
+    times = []
+    for i in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        train_step()
+        if i >= a.warmup:
+            times.append((time.perf_counter() - t0) * 1000)
+    net.eval()
+    infer = []
+    with torch.no_grad():
+        for i in range(a.warmup + a.steps):
+            t0 = time.perf_counter()
+            net(x)
+            if i >= a.warmup:
+                infer.append((time.perf_counter() - t0) * 1000)
+    print(json.dumps({
+        "train_ms": statistics.median(times),
+        "infer_ms": statistics.median(infer),
+        "train_samples_ms": times,
+        "infer_samples_ms": infer,
+        "params": sum(p.numel() for p in net.parameters()),
+        "threads": a.threads,
+        "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()

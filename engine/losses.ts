@@ -1,0 +1,134 @@
+/**
+ * Segmentation losses as graph ops (definitions in research/PAPERS.md §0). Tensors are NC...
+ * (class axis 1). Targets are one-hot or soft probabilities of the same shape as the logits;
+ * `weight` (per pixel, [N, ...spatial]) masks or weights pixels (confidence-thresholded
+ * pseudo-labels, labelled/unlabelled splits).
+ */
+import type { Tensor } from "./graph.ts";
+import * as op from "./ops.ts";
+
+export type Reduction =
+  /** Σ loss·w / number of pixels (FixMatch/UniMatch style: masked pixels count as zero). */
+  | "mean"
+  /** Σ loss·w / Σ w (average over the selected pixels only; 0 when none is selected). */
+  | "weighted";
+
+export interface PixelLossOptions {
+  weight?: Tensor;
+  reduction?: Reduction;
+}
+
+/** One-hot encoding of integer labels [N, ...] into float [N, C, ...]. */
+export function oneHot(labels: Tensor, numClasses: number): Tensor {
+  if (labels.dtype !== "int64" && labels.dtype !== "int32") {
+    throw new Error(`oneHot: labels must be int32 or int64, got ${labels.dtype}`);
+  }
+  const g = labels.graph;
+  const classes = labels.dtype === "int64"
+    ? g.constant(
+      BigInt64Array.from({ length: numClasses }, (_, i) => BigInt(i)),
+      [numClasses],
+      "int64",
+    )
+    : g.constant(Int32Array.from({ length: numClasses }, (_, i) => i), [numClasses], "int32");
+  const shape = [1, numClasses, ...new Array(labels.rank - 1).fill(1)];
+  const hit = op.equal(op.unsqueeze(labels, [1]), op.reshape(classes, shape));
+  return op.cast(hit, "float32");
+}
+
+function reducePixels(perPixel: Tensor, o: PixelLossOptions): Tensor {
+  if (!o.weight) return op.mean(perPixel);
+  const w = o.weight;
+  const total = op.sum(op.mul(perPixel, w));
+  if ((o.reduction ?? "mean") === "mean") return op.div(total, perPixel.size);
+  // max(Σw, tiny) keeps an empty mask from dividing by zero (the loss is then 0).
+  return op.div(total, op.maximum(op.sum(w), 1e-8));
+}
+
+/** Cross-entropy between softmax(logits) and a (soft) target over axis 1. */
+export function crossEntropy(logits: Tensor, target: Tensor, o: PixelLossOptions = {}): Tensor {
+  const perPixel = op.neg(op.sum(op.mul(target, op.logSoftmax(logits, 1)), [1]));
+  return reducePixels(perPixel, o);
+}
+
+/** Binary cross-entropy of probabilities p against targets t (clamped like torch's BCELoss). */
+export function binaryCrossEntropy(p: Tensor, t: Tensor, o: PixelLossOptions = {}): Tensor {
+  const logP = op.maximum(op.log(p), -100);
+  const log1P = op.maximum(op.log(op.sub(1, p)), -100);
+  const perPixel = op.neg(op.add(op.mul(t, logP), op.mul(op.sub(1, t), log1P)));
+  return reducePixels(perPixel, o);
+}
+
+export type DiceVariant =
+  /** CAML Binary_dice_loss: 1 - (2Σpt + 1e-8)/(Σp + Σt + 1e-8). */
+  | "linear"
+  /** UG-MCL / SSL4MIS dice_loss: 1 - (2Σpt + 1e-5)/(Σp² + Σt² + 1e-5). */
+  | "squared"
+  /** SSL4MIS DiceLoss class: 1 - Σpt/(Σp² + Σt² + 1e-10), no factor 2 (bug-compatible). */
+  | "ssl4mis";
+
+export interface DiceOptions {
+  variant?: DiceVariant;
+  /** Classes to include (default: all); the loss is their mean. */
+  classes?: number[];
+  /** Per-pixel weight [N, ...spatial] multiplied into p and t (masked Dice). */
+  weight?: Tensor;
+}
+
+/** Dice loss of probabilities `p` against `t` ([N, C, ...]), sums over batch and space. */
+export function diceLoss(p: Tensor, t: Tensor, o: DiceOptions = {}): Tensor {
+  const variant = o.variant ?? "squared";
+  const numClasses = p.shape[1] as number;
+  const axes = [0, ...p.shape.slice(2).map((_, i) => i + 2)];
+  let pp = p, tt = t;
+  if (o.weight) {
+    const w = op.unsqueeze(o.weight, [1]);
+    pp = op.mul(p, w);
+    tt = op.mul(t, w);
+  }
+  const inter = op.sum(op.mul(pp, tt), axes);
+  let num: Tensor, den: Tensor;
+  if (variant === "linear") {
+    num = op.add(op.mul(inter, 2), 1e-8);
+    den = op.add(op.add(op.sum(pp, axes), op.sum(tt, axes)), 1e-8);
+  } else if (variant === "squared") {
+    num = op.add(op.mul(inter, 2), 1e-5);
+    den = op.add(op.add(op.sumSquare(pp, axes), op.sumSquare(tt, axes)), 1e-5);
+  } else {
+    num = inter;
+    den = op.add(op.add(op.sumSquare(pp, axes), op.sumSquare(tt, axes)), 1e-10);
+  }
+  const perClass = op.sub(1, op.div(num, den)); // [C]
+  const classes = o.classes ?? Array.from({ length: numClasses }, (_, i) => i);
+  const sel = new Float32Array(numClasses);
+  for (const c of classes) sel[c] = 1 / classes.length;
+  return op.sum(op.mul(perClass, p.graph.constant(sel, [numClasses], "float32")));
+}
+
+/** Mean squared error, optionally weighted per pixel ([N, ...spatial] broadcast over classes). */
+export function mse(a: Tensor, b: Tensor, o: PixelLossOptions = {}): Tensor {
+  const sq = op.mul(op.sub(a, b), op.sub(a, b));
+  if (!o.weight) return op.mean(sq);
+  const w = o.weight.rank < sq.rank ? op.unsqueeze(o.weight, [1]) : o.weight;
+  const total = op.sum(op.mul(sq, w));
+  if ((o.reduction ?? "mean") === "mean") return op.div(total, sq.size);
+  // Each weight covers sq.size / w.size elements (the class axis it is broadcast over).
+  return op.div(total, op.maximum(op.mul(op.sum(w), sq.size / w.size), 1e-8));
+}
+
+/** KL(P‖Q) = Σ_c P (log P - log Q) over axis 1, from log-probabilities; mean over pixels. */
+export function klDivergence(logP: Tensor, logQ: Tensor, o: PixelLossOptions = {}): Tensor {
+  const perPixel = op.sum(op.mul(op.exp(logP), op.sub(logP, logQ)), [1]);
+  return reducePixels(perPixel, o);
+}
+
+/** MC-Net / CAML sharpening p^(1/T) / (p^(1/T) + (1-p)^(1/T)). */
+export function sharpen(p: Tensor, temperature: number): Tensor {
+  const a = op.pow(p, 1 / temperature);
+  return op.div(a, op.add(a, op.pow(op.sub(1, p), 1 / temperature)));
+}
+
+/** Per-pixel max probability and argmax class (confidence-thresholded pseudo-labels). */
+export function confidence(probs: Tensor): { conf: Tensor; label: Tensor } {
+  return { conf: op.max(probs, [1]), label: op.argMax(probs, 1) };
+}

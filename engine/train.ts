@@ -1,0 +1,333 @@
+/**
+ * A training step as one onnxruntime session: forward of every model, the loss the caller
+ * writes, reverse-mode gradients and the optimizer update, all in one graph built once.
+ * Parameters, optimizer state and BatchNorm buffers live in Float32Arrays owned by the models
+ * and the step; each run feeds them in place (no copy) and copies the updated values back.
+ */
+import { gradients } from "./autodiff.ts";
+import { type DType, Graph, type InputRole, type Tensor } from "./graph.ts";
+import * as op from "./ops.ts";
+import {
+  forward,
+  type ForwardOptions,
+  ModelContext,
+  type ModelOutput,
+  type SegmentationModel,
+} from "./models/context.ts";
+import { declareScalars, type OptimizerSpec, scalarFeeds, stateNames, update } from "./optim.ts";
+import { ort, Session, type SessionOptions } from "./session.ts";
+import { Rng } from "../random/rng.ts";
+import { fillDropoutMask } from "./dropout.ts";
+
+export type InputSpec = readonly number[] | { shape: readonly number[]; dtype: DType };
+export type FeedValue = Float32Array | Int32Array | BigInt64Array | Uint8Array | number;
+
+export interface ModelEntry {
+  model: SegmentationModel;
+  /** false: fed but not updated (e.g. an EMA teacher). Default true. */
+  trainable?: boolean;
+}
+
+export interface LossResult {
+  /** The scalar that is minimised. */
+  loss: Tensor;
+  /** Scalars reported each step (e.g. loss parts), by name. */
+  logs?: Record<string, Tensor>;
+  /** Tensors returned each step (e.g. probabilities for pseudo-labels), by name. */
+  outputs?: Record<string, Tensor>;
+}
+
+export interface TrainStepSpec {
+  models: Record<string, SegmentationModel | ModelEntry>;
+  inputs: Record<string, InputSpec>;
+  /** Scalar inputs fed every run, e.g. loss weights and ramp-ups ("lr" is always declared). */
+  scalars?: string[];
+  loss: (b: StepBuilder) => LossResult;
+  optimizer: OptimizerSpec;
+  /** Seed of the dropout-mask generator. */
+  seed?: number;
+  session?: SessionOptions;
+}
+
+/** What the loss callback builds with. */
+export class StepBuilder {
+  constructor(
+    readonly graph: Graph,
+    private readonly contexts: Map<string, ModelContext>,
+    private readonly models: Map<string, SegmentationModel>,
+  ) {}
+
+  /** A data input declared in `inputs`. */
+  input(name: string): Tensor {
+    const t = this.graph.findInput(name);
+    if (!t || this.graph.roles.get(t)?.kind !== "data") throw new Error(`no data input ${name}`);
+    return t;
+  }
+
+  /** A scalar input declared in `scalars` (or "lr"). */
+  scalar(name: string): Tensor {
+    const t = this.graph.findInput(name);
+    if (!t || this.graph.roles.get(t)?.kind !== "scalar") {
+      throw new Error(`no scalar input ${name}`);
+    }
+    return t;
+  }
+
+  model(name: string): SegmentationModel {
+    const m = this.models.get(name);
+    if (!m) throw new Error(`no model ${name}`);
+    return m;
+  }
+
+  context(name: string): ModelContext {
+    return this.contexts.get(name)!;
+  }
+
+  /** Full forward pass of a model (train mode unless `mode: "eval"`). */
+  forward(name: string, x: Tensor, o: ForwardOptions = {}): ModelOutput {
+    return forward(this.model(name), this.context(name), x, o);
+  }
+
+  encode(name: string, x: Tensor, mode: "train" | "eval" = "train"): Tensor[] {
+    return this.model(name).encode(this.context(name), x, mode);
+  }
+
+  decode(name: string, features: Tensor[], mode: "train" | "eval" = "train") {
+    return this.model(name).decode(this.context(name), features, mode);
+  }
+}
+
+interface ModelSlot {
+  name: string;
+  model: SegmentationModel;
+  trainable: boolean;
+  ctx: ModelContext;
+  /** Optimizer state vectors, same length as the flat parameters. */
+  state: Float32Array[];
+  updatedBuffers: string[];
+}
+
+export interface StepResult {
+  loss: number;
+  logs: Record<string, number>;
+  outputs: Record<string, ort.Tensor["data"]>;
+}
+
+const FLAT = "__flat";
+
+export class TrainStep {
+  /** Number of completed steps. */
+  step = 0;
+  rng: Rng;
+  private fixedFeeds: Record<string, ort.Tensor> = {};
+  private masks: { name: string; p: number; data: Float32Array }[] = [];
+  private logNames: string[] = [];
+  private outputNames: string[] = [];
+
+  private constructor(
+    readonly session: Session,
+    readonly graph: Graph,
+    readonly spec: TrainStepSpec,
+    private readonly slots: ModelSlot[],
+    readonly onnx: Uint8Array,
+  ) {
+    this.rng = new Rng(spec.seed ?? 0);
+  }
+
+  static async build(spec: TrainStepSpec): Promise<TrainStep> {
+    const g = new Graph("train_step");
+    const slots: ModelSlot[] = [];
+    const contexts = new Map<string, ModelContext>();
+    const models = new Map<string, SegmentationModel>();
+    for (const [name, e] of Object.entries(spec.models)) {
+      const entry: ModelEntry = "model" in e ? e : { model: e };
+      const ctx = new ModelContext(g, entry.model.store, { prefix: `${name}/` });
+      contexts.set(name, ctx);
+      models.set(name, entry.model);
+      slots.push({
+        name,
+        model: entry.model,
+        trainable: entry.trainable ?? true,
+        ctx,
+        state: [],
+        updatedBuffers: [],
+      });
+    }
+    const scalars = declareScalars(g, spec.optimizer);
+    for (const s of spec.scalars ?? []) g.input(s, [], "float32", { kind: "scalar" });
+    for (const [name, s] of Object.entries(spec.inputs)) {
+      const { shape, dtype } = "shape" in s ? s : { shape: s, dtype: "float32" as DType };
+      g.input(name, shape, dtype, { kind: "data" });
+    }
+    const result = spec.loss(new StepBuilder(g, contexts, models));
+    g.output("loss", result.loss);
+    const logNames = Object.keys(result.logs ?? {});
+    for (const k of logNames) g.output(`log/${k}`, result.logs![k]);
+    const outputNames = Object.keys(result.outputs ?? {});
+    for (const k of outputNames) g.output(`out/${k}`, result.outputs![k]);
+
+    // Gradients for every used parameter of every trainable model, in one backward pass.
+    const wrt: Tensor[] = [];
+    for (const s of slots.filter((s) => s.trainable)) wrt.push(...s.ctx.usedParams().values());
+    const grads = new Map<Tensor, Tensor>();
+    gradients(result.loss, wrt).forEach((d, i) => grads.set(wrt[i], d));
+
+    for (const s of slots) {
+      const store = s.model.store;
+      if (s.trainable) {
+        const used = s.ctx.usedParams();
+        const pieces = store.params.list().map((info) => {
+          const t = used.get(info.name);
+          return t ? op.reshape(grads.get(t)!, [-1]) : g.fill([info.size], 0);
+        });
+        const flatGrad = op.concat(pieces, 0);
+        const n = store.numParams;
+        const flatParam = g.input(`${s.name}/${FLAT}`, [n], "float32", { kind: "state" });
+        const names = stateNames(spec.optimizer);
+        const stateIn = names.map((k) =>
+          g.input(`${s.name}/opt/${k}`, [n], "float32", { kind: "state" })
+        );
+        const upd = update(spec.optimizer, flatParam, flatGrad, stateIn, scalars);
+        g.output(`${s.name}/${FLAT}/new`, upd.param);
+        upd.state.forEach((t, i) => g.output(`${s.name}/opt/${names[i]}/new`, t));
+        s.state = names.map(() => new Float32Array(n));
+      }
+      for (const [buf, t] of s.ctx.updatedBuffers()) {
+        g.output(`${s.name}/${buf}/new`, t);
+        s.updatedBuffers.push(buf);
+      }
+    }
+    const onnx = g.toOnnx({ metadata: { producer: "duet-engine", purpose: "training step" } });
+    const session = await Session.create(onnx, spec.session);
+    const step = new TrainStep(session, g, spec, slots, onnx);
+    step.logNames = logNames;
+    step.outputNames = outputNames;
+    step.prepareFeeds();
+    return step;
+  }
+
+  /** Builds the ort.Tensor wrappers of owned arrays once; runs refill the arrays in place. */
+  private prepareFeeds(): void {
+    const inputNames = new Set(this.session.inputNames);
+    for (const s of this.slots) {
+      const store = s.model.store;
+      for (const [name] of s.ctx.usedParams()) {
+        const info = store.params.info(name);
+        this.fixedFeeds[`${s.name}/${name}`] = new ort.Tensor(
+          "float32",
+          store.params.view(name),
+          info.shape,
+        );
+      }
+      for (const info of store.buffers.list()) {
+        const key = `${s.name}/${info.name}`;
+        if (inputNames.has(key)) {
+          this.fixedFeeds[key] = new ort.Tensor(
+            "float32",
+            store.buffers.view(info.name),
+            info.shape,
+          );
+        }
+      }
+      if (s.trainable) {
+        this.fixedFeeds[`${s.name}/${FLAT}`] = new ort.Tensor("float32", store.params.data, [
+          store.numParams,
+        ]);
+        stateNames(this.spec.optimizer).forEach((k, i) => {
+          this.fixedFeeds[`${s.name}/opt/${k}`] = new ort.Tensor("float32", s.state[i], [
+            store.numParams,
+          ]);
+        });
+      }
+    }
+    for (const t of this.graph.inputs) {
+      const role = this.graph.roles.get(t) as InputRole;
+      if (role.kind !== "dropout" || !inputNames.has(t.name)) continue;
+      const data = new Float32Array(t.size);
+      this.masks.push({ name: t.name, p: role.p, data });
+      this.fixedFeeds[t.name] = new ort.Tensor("float32", data, t.staticShape);
+    }
+  }
+
+  /** Runs one step: `feeds` has every data input, "lr", and the declared scalars. */
+  async run(feeds: Record<string, FeedValue>): Promise<StepResult> {
+    const all: Record<string, ort.Tensor> = { ...this.fixedFeeds };
+    for (
+      const [k, v] of Object.entries({ ...feeds, ...scalarFeeds(this.spec.optimizer, this.step) })
+    ) {
+      const t = this.graph.findInput(k);
+      if (!t) throw new Error(`TrainStep.run: unknown input ${k}`);
+      all[k] = toOrt(v, t);
+    }
+    for (const t of this.graph.inputs) {
+      const kind = this.graph.roles.get(t)?.kind;
+      if ((kind === "data" || kind === "scalar") && !all[t.name]) {
+        throw new Error(`TrainStep.run: missing feed ${t.name}`);
+      }
+    }
+    for (const m of this.masks) fillDropoutMask(this.rng, m.data, m.p);
+    const out = await this.session.run(all);
+    for (const s of this.slots) {
+      const store = s.model.store;
+      if (s.trainable) {
+        store.params.data.set(out[`${s.name}/${FLAT}/new`].data as Float32Array);
+        stateNames(this.spec.optimizer).forEach((k, i) => {
+          s.state[i].set(out[`${s.name}/opt/${k}/new`].data as Float32Array);
+        });
+      }
+      for (const b of s.updatedBuffers) {
+        store.buffers.view(b).set(out[`${s.name}/${b}/new`].data as Float32Array);
+      }
+    }
+    this.step++;
+    const logs: Record<string, number> = {};
+    for (const k of this.logNames) logs[k] = Number(out[`log/${k}`].data[0]);
+    const outputs: Record<string, ort.Tensor["data"]> = {};
+    for (const k of this.outputNames) outputs[k] = out[`out/${k}`].data;
+    return { loss: Number(out["loss"].data[0]), logs, outputs };
+  }
+
+  /** Live parameter views of one model (or of the only/first model). */
+  parameters(model?: string): Map<string, Float32Array> {
+    const s = model ? this.slots.find((x) => x.name === model) : this.slots[0];
+    if (!s) throw new Error(`no model ${model}`);
+    return s.model.store.named();
+  }
+
+  /** Optimizer state vectors of each trainable model: name -> [state...]. */
+  optimizerState(): Map<string, Float32Array[]> {
+    return new Map(this.slots.filter((s) => s.trainable).map((s) => [s.name, s.state]));
+  }
+
+  modelNames(): string[] {
+    return this.slots.map((s) => s.name);
+  }
+
+  model(name: string): SegmentationModel {
+    const s = this.slots.find((x) => x.name === name);
+    if (!s) throw new Error(`no model ${name}`);
+    return s.model;
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+function toOrt(v: FeedValue, t: Tensor): ort.Tensor {
+  const shape = t.staticShape;
+  if (typeof v === "number") {
+    if (t.dtype !== "float32") throw new Error(`${t.name}: number fed to ${t.dtype} input`);
+    return new ort.Tensor("float32", new Float32Array([v]), shape);
+  }
+  if (v.length !== t.size) throw new Error(`${t.name}: ${v.length} values for shape [${shape}]`);
+  const want = {
+    float32: Float32Array,
+    int32: Int32Array,
+    int64: BigInt64Array,
+    uint8: Uint8Array,
+  } as const;
+  const ctor = want[t.dtype as keyof typeof want];
+  if (!ctor || !(v instanceof ctor)) throw new Error(`${t.name}: expected ${t.dtype} data`);
+  return new ort.Tensor(t.dtype as "float32", v as Float32Array, shape);
+}
