@@ -46,6 +46,8 @@ export interface TrainStepSpec {
   optimizer: OptimizerSpec;
   /** Seed of the dropout-mask generator. */
   seed?: number;
+  /** Also return each trainable model's flat gradient (tests, gradient-norm logging). */
+  outputGradients?: boolean;
   session?: SessionOptions;
 }
 
@@ -111,6 +113,8 @@ export interface StepResult {
   loss: number;
   logs: Record<string, number>;
   outputs: Record<string, ort.Tensor["data"]>;
+  /** Flat gradients per trainable model (only with `outputGradients`). */
+  gradients?: Map<string, Float32Array>;
 }
 
 const FLAT = "__flat";
@@ -181,6 +185,7 @@ export class TrainStep {
           return t ? op.reshape(grads.get(t)!, [-1]) : g.fill([info.size], 0);
         });
         const flatGrad = op.concat(pieces, 0);
+        if (spec.outputGradients) g.output(`${s.name}/${FLAT}/grad`, flatGrad);
         const n = store.numParams;
         const flatParam = g.input(`${s.name}/${FLAT}`, [n], "float32", { kind: "state" });
         const names = stateNames(spec.optimizer);
@@ -284,7 +289,15 @@ export class TrainStep {
     for (const k of this.logNames) logs[k] = Number(out[`log/${k}`].data[0]);
     const outputs: Record<string, ort.Tensor["data"]> = {};
     for (const k of this.outputNames) outputs[k] = out[`out/${k}`].data;
-    return { loss: Number(out["loss"].data[0]), logs, outputs };
+    const result: StepResult = { loss: Number(out["loss"].data[0]), logs, outputs };
+    if (this.spec.outputGradients) {
+      result.gradients = new Map(
+        this.slots.filter((s) => s.trainable).map((
+          s,
+        ) => [s.name, out[`${s.name}/${FLAT}/grad`].data as Float32Array]),
+      );
+    }
+    return result;
   }
 
   /** Live parameter views of one model (or of the only/first model). */
@@ -297,6 +310,11 @@ export class TrainStep {
   /** Optimizer state vectors of each trainable model: name -> [state...]. */
   optimizerState(): Map<string, Float32Array[]> {
     return new Map(this.slots.filter((s) => s.trainable).map((s) => [s.name, s.state]));
+  }
+
+  /** The dropout masks of the last run, in the order the models created them. */
+  dropoutMasks(): Map<string, Float32Array> {
+    return new Map(this.masks.map((m) => [m.name, m.data]));
   }
 
   modelNames(): string[] {
