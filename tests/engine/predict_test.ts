@@ -1,0 +1,82 @@
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { relErr } from "./grad_util.ts";
+import { UNet } from "../../engine/models/unet.ts";
+import { VNet } from "../../engine/models/vnet.ts";
+import { exportOnnx, Predictor } from "../../engine/predict.ts";
+import { ort, Session } from "../../engine/session.ts";
+import { Rng } from "../../random/rng.ts";
+
+Deno.test("exported U-Net: dynamic batch, same output as the live-weight Predictor", async () => {
+  const model = new UNet({ numClasses: 3, channels: [4, 8, 16] }, new Rng(2));
+  // Non-trivial running statistics, so eval-mode BatchNorm matters.
+  model.store.buffers.data.forEach((_, i, a) => (a[i] = 0.5 + (i % 7) * 0.1));
+  const bytes = exportOnnx(model, {
+    spatial: [16, 16],
+    outputs: ["logits", "probs"],
+    metadata: { spacing: "1,1" },
+  });
+  const sess = await Session.create(bytes, { threads: 1 });
+  const pred = await Predictor.create(model, {
+    spatial: [16, 16],
+    outputs: ["logits", "probs"],
+    session: { threads: 1 },
+  });
+  for (const n of [1, 3]) {
+    const x = new Float32Array(n * 256).map((_, i) => Math.sin(i));
+    const a = await sess.run({ image: new ort.Tensor("float32", x, [n, 1, 16, 16]) });
+    const b = await pred.run(x, n);
+    assertEquals(a.probs.dims, [n, 3, 16, 16]);
+    assert(relErr(a.logits.data as Float32Array, b.logits) < 1e-6, "export and Predictor differ");
+    const p = a.probs.data as Float32Array;
+    const sum = p[0] + p[256] + p[512];
+    assert(Math.abs(sum - 1) < 1e-5, `softmax over classes sums to ${sum}`);
+  }
+  // Predictor reads live weights: changing them changes its output.
+  const x = new Float32Array(256).map((_, i) => Math.cos(i));
+  const before = (await pred.run(x, 1)).logits.slice();
+  model.store.params.data.forEach((v, i, a) => (a[i] = 1.5 * v + 0.01));
+  const after = (await pred.run(x, 1)).logits;
+  assert(relErr(after, before) > 1e-4, "Predictor did not see the weight change");
+  await sess.release();
+  await pred.release();
+});
+
+Deno.test("exported models pass onnx.checker full_check (python3-onnx) and keep metadata", async () => {
+  const dir = await Deno.makeTempDir();
+  const unet = exportOnnx(
+    new UNet({ numClasses: 2, channels: [4, 8], up: "bilinear" }, new Rng(1)),
+    {
+      spatial: [8, 8],
+      metadata: { "duet.preprocess": "zscore" },
+    },
+  );
+  const vnet = exportOnnx(new VNet({ nFilters: 2 }, new Rng(1)), { spatial: [16, 16, 16] });
+  await Deno.writeFile(`${dir}/unet.onnx`, unet);
+  await Deno.writeFile(`${dir}/vnet.onnx`, vnet);
+  const script = `
+import onnx, sys
+for f in sys.argv[1:]:
+    m = onnx.load(f)
+    onnx.checker.check_model(m, full_check=True)
+    print(f.split('/')[-1], m.opset_import[0].version, {p.key: p.value[:20] for p in m.metadata_props})
+`;
+  const out = await new Deno.Command("/usr/bin/python3", {
+    args: ["-c", script, `${dir}/unet.onnx`, `${dir}/vnet.onnx`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert(out.success, `onnx checker failed: ${text}`);
+  assert(text.includes("unet.onnx 17") && text.includes("duet.preprocess"), text);
+  assert(text.includes("vnet.onnx 17"), text);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("unavailable execution providers fail with a clear message", async () => {
+  const model = new UNet({ numClasses: 2, channels: [4, 8] }, new Rng(1));
+  const bytes = exportOnnx(model, { spatial: [8, 8] });
+  await assertRejects(
+    () => Session.create(bytes, { device: "cuda" }),
+    /CUDA execution provider not available in this onnxruntime build/,
+  );
+});
