@@ -9,3 +9,9 @@ export function fillDropoutMask(rng: Rng, out: Float32Array, p: number): void {
   const threshold = p * 4294967296;
   for (let i = 0; i < out.length; i++) out[i] = rng.nextUint32() < threshold ? 0 : keep;
 }
+
+/** Uniform values in [lo, hi) (feature-noise perturbations). */
+export function fillUniform(rng: Rng, out: Float32Array, lo: number, hi: number): void {
+  const scale = (hi - lo) / 4294967296;
+  for (let i = 0; i < out.length; i++) out[i] = lo + rng.nextUint32() * scale;
+}

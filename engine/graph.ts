@@ -24,7 +24,8 @@ export type InputRole =
   | { kind: "param" }
   | { kind: "state" }
   | { kind: "scalar" }
-  | { kind: "dropout"; p: number };
+  | { kind: "dropout"; p: number }
+  | { kind: "uniform"; lo: number; hi: number };
 
 export class ShapeError extends Error {
   override name = "ShapeError";

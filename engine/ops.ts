@@ -2,3 +2,4 @@
 export * from "./ops/math.ts";
 export * from "./ops/shape.ts";
 export * from "./ops/nn.ts";
+export type { Tensor } from "./graph.ts";

@@ -17,7 +17,7 @@ import {
 import { declareScalars, type OptimizerSpec, scalarFeeds, stateNames, update } from "./optim.ts";
 import { ort, Session, type SessionOptions } from "./session.ts";
 import { Rng } from "../random/rng.ts";
-import { fillDropoutMask } from "./dropout.ts";
+import { fillDropoutMask, fillUniform } from "./dropout.ts";
 
 export type InputSpec = readonly number[] | { shape: readonly number[]; dtype: DType };
 export type FeedValue = Float32Array | Int32Array | BigInt64Array | Uint8Array | number;
@@ -124,7 +124,7 @@ export class TrainStep {
   step = 0;
   rng: Rng;
   private fixedFeeds: Record<string, ort.Tensor> = {};
-  private masks: { name: string; p: number; data: Float32Array }[] = [];
+  private masks: { name: string; role: InputRole; data: Float32Array }[] = [];
   private logNames: string[] = [];
   private outputNames: string[] = [];
 
@@ -247,9 +247,9 @@ export class TrainStep {
     }
     for (const t of this.graph.inputs) {
       const role = this.graph.roles.get(t) as InputRole;
-      if (role.kind !== "dropout" || !inputNames.has(t.name)) continue;
+      if ((role.kind !== "dropout" && role.kind !== "uniform") || !inputNames.has(t.name)) continue;
       const data = new Float32Array(t.size);
-      this.masks.push({ name: t.name, p: role.p, data });
+      this.masks.push({ name: t.name, role, data });
       this.fixedFeeds[t.name] = new ort.Tensor("float32", data, t.staticShape);
     }
   }
@@ -270,7 +270,11 @@ export class TrainStep {
         throw new Error(`TrainStep.run: missing feed ${t.name}`);
       }
     }
-    for (const m of this.masks) fillDropoutMask(this.rng, m.data, m.p);
+    // Masks and noise in creation order from one stream: reproducible and resumable.
+    for (const m of this.masks) {
+      if (m.role.kind === "dropout") fillDropoutMask(this.rng, m.data, m.role.p);
+      else if (m.role.kind === "uniform") fillUniform(this.rng, m.data, m.role.lo, m.role.hi);
+    }
     const out = await this.session.run(all);
     for (const s of this.slots) {
       const store = s.model.store;
@@ -312,7 +316,7 @@ export class TrainStep {
     return new Map(this.slots.filter((s) => s.trainable).map((s) => [s.name, s.state]));
   }
 
-  /** The dropout masks of the last run, in the order the models created them. */
+  /** The dropout masks (and noise inputs) of the last run, in the order they were created. */
   dropoutMasks(): Map<string, Float32Array> {
     return new Map(this.masks.map((m) => [m.name, m.data]));
   }

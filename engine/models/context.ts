@@ -65,6 +65,12 @@ export class ModelContext {
     return this.graph.input(name, shape, "float32", { kind: "dropout", p });
   }
 
+  /** Uniform noise in [lo, hi) as an input the training step fills from its Rng each run. */
+  uniformNoise(shape: readonly number[], lo: number, hi: number): Tensor {
+    const name = `${this.prefix}noise${this.dropouts++}`;
+    return this.graph.input(name, shape, "float32", { kind: "uniform", lo, hi });
+  }
+
   /** Parameters used so far: store name -> graph tensor. */
   usedParams(): Map<string, Tensor> {
     return this.paramTensors;
