@@ -2,11 +2,14 @@
 Duet's benchmark step, timed the same way (median ms over timed steps after warm-up).
 
 Usage: /usr/bin/python3 bench/torch_reference.py --threads 2 --steps 20 --warmup 5 [--channels 16,32,64,128]
-Prints one JSON object on stdout.
+Prints one JSON object on stdout. With --serve it reads commands from stdin ("train N",
+"infer N", "quit") and answers each with one JSON line of timings, so bench/main.ts can
+interleave PyTorch and Duet rounds on a noisy machine.
 """
 import argparse
 import json
 import statistics
+import sys
 import time
 
 import torch
@@ -85,6 +88,7 @@ def main():
     ap.add_argument("--classes", type=int, default=2)
     ap.add_argument("--channels", default="16,32,64,128")
     ap.add_argument("--up", default="transpose", choices=["transpose", "bilinear"])
+    ap.add_argument("--serve", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -104,27 +108,41 @@ def main():
         opt.step()
         return loss.item()
 
-    net.train()
-    times = []
-    for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
-        train_step()
-        if i >= a.warmup:
-            times.append((time.perf_counter() - t0) * 1000)
-    net.eval()
-    infer = []
-    with torch.no_grad():
-        for i in range(a.warmup + a.steps):
+    def timed(fn, n):
+        out = []
+        for _ in range(n):
             t0 = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    def infer():
+        net.eval()
+        with torch.no_grad():
             net(x)
-            if i >= a.warmup:
-                infer.append((time.perf_counter() - t0) * 1000)
+        net.train()
+
+    params = sum(p.numel() for p in net.parameters())
+    if a.serve:
+        print(json.dumps({"ready": True, "params": params, "torch": torch.__version__}), flush=True)
+        for line in sys.stdin:
+            cmd = line.split()
+            if not cmd or cmd[0] == "quit":
+                break
+            n = int(cmd[1]) if len(cmd) > 1 else 1
+            print(json.dumps({"ms": timed(train_step if cmd[0] == "train" else infer, n)}), flush=True)
+        return
+    net.train()
+    timed(train_step, a.warmup)
+    times = timed(train_step, a.steps)
+    timed(infer, a.warmup)
+    infer_ms = timed(infer, a.steps)
     print(json.dumps({
         "train_ms": statistics.median(times),
-        "infer_ms": statistics.median(infer),
+        "infer_ms": statistics.median(infer_ms),
         "train_samples_ms": times,
-        "infer_samples_ms": infer,
-        "params": sum(p.numel() for p in net.parameters()),
+        "infer_samples_ms": infer_ms,
+        "params": params,
         "threads": a.threads,
         "torch": torch.__version__,
     }))

@@ -1,0 +1,146 @@
+/**
+ * `deno task bench [--json] [--rounds R] [--steps N] [--threads T]`
+ *
+ * Duet's benchmark U-Net training step, inference batch and dual-model step against PyTorch
+ * 1.13 CPU (bench/torch_reference.py, same model, batch, loss, optimizer and thread count) in
+ * the same run. The machine may be shared, so the two engines alternate in rounds of N timed
+ * calls (after warm-up) and each figure is the median over all rounds' samples.
+ */
+import { cpus } from "node:os";
+import { dualStep, inference, singleStep, type Workload } from "./steps.ts";
+import { TorchReference } from "./torch_client.ts";
+
+function flag(name: string, dflt: number): number {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Number(Deno.args[i + 1]) : dflt;
+}
+
+const json = Deno.args.includes("--json");
+const rounds = flag("rounds", 3);
+const steps = flag("steps", 8);
+const warmup = flag("warmup", 3);
+const threads = flag("threads", cpus().length);
+const log = (msg: string) => json ? console.error(msg) : console.log(msg);
+
+async function timed(fn: () => Promise<unknown>, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+const median = (xs: number[]) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+log(`threads ${threads}, ${rounds} rounds x ${steps} timed calls (after ${warmup} warm-up)`);
+const work: Record<string, Workload> = {
+  train: await singleStep(threads),
+  infer: await inference(threads),
+  dual: await dualStep(threads),
+};
+log(`single step: ${work.train.describe}; dual step: ${work.dual.describe}`);
+const torch = await TorchReference.start(threads);
+if (!torch.available) {
+  log(`PyTorch reference unavailable: ${torch.reason}. Reporting Duet's numbers only.`);
+}
+
+for (const w of Object.values(work)) await timed(w.run, warmup);
+if (torch.available) {
+  await torch.run("train", warmup);
+  await torch.run("infer", warmup);
+}
+const samples: Record<string, number[]> = {
+  train: [],
+  infer: [],
+  dual: [],
+  torchTrain: [],
+  torchInfer: [],
+};
+for (let r = 0; r < rounds; r++) {
+  samples.train.push(...await timed(work.train.run, steps));
+  if (torch.available) samples.torchTrain.push(...await torch.run("train", steps));
+  samples.infer.push(...await timed(work.infer.run, steps));
+  if (torch.available) samples.torchInfer.push(...await torch.run("infer", steps));
+  samples.dual.push(...await timed(work.dual.run, steps));
+  log(
+    `round ${r + 1}/${rounds}: train ${median(samples.train).toFixed(1)} ms, torch ${
+      median(samples.torchTrain).toFixed(1)
+    } ms`,
+  );
+}
+await torch.stop();
+for (const w of Object.values(work)) await w.release();
+
+const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) ? a / b : null);
+const round = (
+  x: number | null,
+) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 100) / 100);
+const result = {
+  unet: { train_ms: round(m.train), infer_ms: round(m.infer) },
+  dual: { train_ms: round(m.dual), vs_single: round(ratio(m.dual, m.train)) },
+  torch: {
+    train_ms: round(m.torchTrain),
+    infer_ms: round(m.torchInfer),
+    version: torch.version ?? null,
+  },
+  ratio: {
+    train: round(ratio(m.train, m.torchTrain)),
+    infer: round(ratio(m.infer, m.torchInfer)),
+    dual_vs_single: round(ratio(m.dual, m.train)),
+  },
+  targets: { train: 1.0, infer: 0.6, dual_vs_single: 2.2 },
+  setup: {
+    threads,
+    rounds,
+    steps,
+    warmup,
+    model: "U-Net 16-32-64-128 transposed-conv up",
+    batch: "4x1x128x128",
+    optimizer: "Adam",
+    classes: 2,
+  },
+};
+
+if (json) {
+  console.log(JSON.stringify(result));
+} else {
+  const f = (x: number | null) => (x === null ? "n/a" : x.toFixed(1));
+  const rf = (x: number | null) => (x === null ? "n/a" : x.toFixed(2));
+  const rows = [
+    [
+      "U-Net train step (ms)",
+      f(result.unet.train_ms),
+      f(result.torch.train_ms),
+      rf(result.ratio.train),
+      "<= 1.0",
+    ],
+    [
+      "U-Net inference batch (ms)",
+      f(result.unet.infer_ms),
+      f(result.torch.infer_ms),
+      rf(result.ratio.infer),
+      "<= 0.6",
+    ],
+    [
+      "dual-model step (ms)",
+      f(result.dual.train_ms),
+      "",
+      `${rf(result.ratio.dual_vs_single)} x single`,
+      "<= 2.2",
+    ],
+  ];
+  const head = ["", "Duet", "PyTorch", "ratio", "target"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => "| " + r.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";
+  console.log(line(head));
+  console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
+  for (const r of rows) console.log(line(r));
+}
