@@ -9,8 +9,8 @@ import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { Rng } from "../random/rng.ts";
 
 const B = 2, S = 64, K = 4; // labelled batch, size, classes
-const a = new UNet({ numClasses: K }, new Rng(1)); // SSL4MIS: 16-32-64-128-256, dropout, ConvTranspose up
-const b = new UNet({ numClasses: K, up: "bilinear" }, new Rng(2)); // different init / architecture
+const a = new UNet({ numClasses: K }, new Rng(1)); // SSL4MIS: 16-32-64-128-256, dropout, bilinear up
+const b = new UNet({ numClasses: K, up: "transpose" }, new Rng(2)); // other init and up-sampling
 
 const step = await TrainStep.build({
   models: { a, b },

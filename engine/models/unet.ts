@@ -1,7 +1,10 @@
 /**
  * 2-D U-Net in the SSL4MIS configuration (HiLab-git/SSL4MIS code/networks/unet.py): ConvBlock =
- * conv3x3-BN-LeakyReLU-Dropout-conv3x3-BN-LeakyReLU, MaxPool down, ConvTranspose (k2 s2) or
- * conv1x1 + bilinear (align_corners) up, concat skips [skip, up], 3x3 output conv.
+ * conv3x3-BN-LeakyReLU-Dropout-conv3x3-BN-LeakyReLU, MaxPool down, conv1x1 + bilinear
+ * (align_corners) or ConvTranspose (k2 s2) up, concat skips [skip, up], 3x3 output conv.
+ * SSL4MIS's Decoder never passes its `bilinear: False` setting to UpBlock, whose default is
+ * bilinear, so the published model (1.81 M parameters for 1 input, 4 classes) upsamples
+ * bilinearly; that is the default here too.
  * Parameter names follow the PyTorch state_dict so weights can be exchanged.
  */
 import type { Tensor } from "../graph.ts";
@@ -18,7 +21,7 @@ export interface UNetConfig {
   channels?: number[];
   /** Dropout per encoder level (SSL4MIS: 0.05, 0.1, 0.2, 0.3, 0.5). */
   dropout?: number[];
-  /** "transpose" (SSL4MIS default, bilinear=False) or "bilinear". */
+  /** "bilinear" (what SSL4MIS's UNet effectively uses; default) or "transpose". */
   up?: "transpose" | "bilinear";
   leakySlope?: number;
 }
@@ -135,7 +138,7 @@ export class UNet implements SegmentationModel {
         ),
       );
     }
-    const bilinear = cfg.up === "bilinear";
+    const bilinear = (cfg.up ?? "bilinear") === "bilinear";
     for (let i = ch.length - 1, j = 1; i >= 1; i--, j++) {
       this.dec.push(new UpBlock(s, `decoder.up${j}`, ch[i], ch[i - 1], ch[i - 1], bilinear, slope));
     }
@@ -177,7 +180,7 @@ export class UNet implements SegmentationModel {
       numClasses: this.numClasses,
       channels: this.channels,
       dropout: this.dropoutP,
-      up: this.cfg.up ?? "transpose",
+      up: this.cfg.up ?? "bilinear",
       leakySlope: this.cfg.leakySlope ?? 0.01,
     };
   }

@@ -91,7 +91,7 @@ Deno.test("model weights round-trip through saveModel/loadModel with PyTorch nam
   const bytes = saveModel(m.store, { kind: "unet" });
   const { tensors } = decodeSafetensors(bytes);
   assert("encoder.in_conv.conv_conv.0.weight" in tensors, "SSL4MIS parameter names");
-  assert("decoder.up1.up.weight" in tensors, "transposed-conv up name");
+  assert("decoder.up1.conv1x1.weight" in tensors, "bilinear up (SSL4MIS default) name");
   assertEquals(tensors["encoder.in_conv.conv_conv.1.running_var"].shape, [4]);
   const m2 = new UNet({ numClasses: 2, channels: [4, 8] }, new Rng(6));
   assertEquals(loadModel(m2.store, bytes), { kind: "unet" });
