@@ -5,7 +5,9 @@
  *   with a tfjs replica (cpu backend: several minutes).
  * - UA-MT/CAML V-Net (16 filters): builds and trains a few steps at 112x112x80 (batch 2), and
  *   its gradient is compared with tfjs at a reduced 32x32x16 patch.
- * Relative error = max|a-b| / max|b| over the flat gradient (float32 both sides).
+ * Gradients are compared with a float64 PyTorch run of the published architecture (same
+ * weights, masks, batch and loss; bench/torch_f64_grads.py) and with the tfjs replica.
+ * Relative error = max|a-b| / max|b| over the flat gradient.
  */
 import { cpus } from "node:os";
 import * as L from "../engine/losses.ts";
@@ -15,10 +17,12 @@ import { VNet } from "../engine/models/vnet.ts";
 import * as op from "../engine/ops.ts";
 import { adam } from "../engine/optim.ts";
 import { TrainStep } from "../engine/train.ts";
+import { encodeSafetensors, type StTensor } from "../engine/checkpoint.ts";
 import { Rng } from "../random/rng.ts";
 import { ceDiceLoss, unetForward, vnetForward, weightsOf } from "../tests/engine/tf_models.ts";
 import * as tf from "@tensorflow/tfjs";
 
+// Arguments: unet, vnet (both parts), or unet-train, unet-grad, vnet-train, vnet-grad, small.
 const which = Deno.args.filter((a) => !a.startsWith("--"));
 const runAll = which.length === 0;
 const withTf = !Deno.args.includes("--no-tfjs");
@@ -85,7 +89,61 @@ async function trainFew(
   );
 }
 
-async function compareTf(
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+/** Float64 gradients from PyTorch (bench/torch_f64_grads.py) for the same weights and masks. */
+async function torchF64(
+  model: SegmentationModel,
+  image: Float32Array,
+  label: Int32Array,
+  shape: number[],
+  masks: Float32Array[],
+  maskShapes: number[][],
+  dtype: "f64" | "f32" = "f64",
+) {
+  const dir = await Deno.makeTempDir();
+  const tensors: Record<string, StTensor> = {};
+  for (const p of model.store.params.list()) {
+    tensors[p.name] = { dtype: "F32", shape: [...p.shape], data: model.store.params.view(p.name) };
+  }
+  for (const b of model.store.buffers.list()) {
+    tensors[b.name] = { dtype: "F32", shape: [...b.shape], data: model.store.buffers.view(b.name) };
+  }
+  tensors["__image"] = { dtype: "F32", shape, data: image };
+  tensors["__label"] = { dtype: "I32", shape: [shape[0], ...shape.slice(2)], data: label };
+  masks.forEach((
+    m,
+    i,
+  ) => (tensors[`__mask${i}`] = { dtype: "F32", shape: maskShapes[i], data: m }));
+  await Deno.writeFile(
+    `${dir}/in.safetensors`,
+    encodeSafetensors(tensors, { duet: JSON.stringify(model.config()) }),
+  );
+  const out = await new Deno.Command("/usr/bin/python3", {
+    args: [
+      new URL("./torch_f64_grads.py", import.meta.url).pathname,
+      `${dir}/in.safetensors`,
+      `${dir}/grad.f64`,
+      dtype,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  const info = JSON.parse(new TextDecoder().decode(out.stdout));
+  const grad = new Float64Array((await Deno.readFile(`${dir}/grad.f64`)).buffer);
+  await Deno.remove(dir, { recursive: true });
+  return { loss: info.loss as number, grad };
+}
+
+async function compareGrads(
   name: string,
   model: SegmentationModel,
   shape: number[],
@@ -93,53 +151,69 @@ async function compareTf(
   maskShapes: number[][],
   fwd: (w: Map<string, tf.Tensor>, x: tf.Tensor, masks: tf.Tensor[]) => tf.Tensor,
 ) {
-  await tf.setBackend("cpu");
   const step = await buildStep(model, shape, classes, true);
   const d = batch(shape, classes, 8);
   const weights = weightsOf(model.store);
   const r = await step.run({ ...d, lr: 0 });
-  const masks = [...step.dropoutMasks().values()].map((m, i) => tf.tensor(m, maskShapes[i]));
+  const maskData = [...step.dropoutMasks().values()].map((m) => m.slice());
   await step.release();
-  const t0 = performance.now();
-  const x = tf.tensor(d.image, shape);
-  const labels = tf.tensor(d.label, [shape[0], ...shape.slice(2)], "int32");
-  const perm = [0, shape.length - 1, ...shape.slice(2).map((_, i) => i + 1)];
-  const onehot = tf.transpose(tf.oneHot(labels, classes), perm);
-  const lossFn = (...ws: tf.Tensor[]) =>
-    ceDiceLoss(fwd(new Map(weights.names.map((n, i) => [n, ws[i]])), x, masks), onehot);
-  const { value, grads } = tf.valueAndGrads(lossFn)(weights.tensors);
   const ours = r.gradients!.get("net")!;
-  let off = 0, diff = 0, scale = 0;
-  for (const g of grads) {
-    const v = g.dataSync();
-    for (let i = 0; i < v.length; i++) {
-      diff = Math.max(diff, Math.abs(ours[off + i] - v[i]));
-      scale = Math.max(scale, Math.abs(v[i]));
-    }
-    off += v.length;
+  const ref = await torchF64(model, d.image, d.label, shape, maskData, maskShapes);
+  const oursErr = relErr(ours, ref.grad);
+  const torch32 = await torchF64(model, d.image, d.label, shape, maskData, maskShapes, "f32");
+  const torch32Err = relErr(torch32.grad, ref.grad);
+  // Where the largest deviation sits (ill-conditioned BatchNorm layers show up here).
+  let worst = 0, worstAt = 0;
+  for (let i = 0; i < ours.length; i++) {
+    const d = Math.abs(ours[i] - ref.grad[i]);
+    if (d > worst) (worst = d), (worstAt = i);
   }
-  const err = diff / scale;
-  console.log(
-    `${name} vs tfjs: loss ${r.loss.toFixed(6)} / ${
-      value.dataSync()[0].toFixed(6)
-    }, gradient rel err ${err.toExponential(2)} ` +
-      `(${err < 1e-4 ? "PASS" : "FAIL"} < 1e-4), tfjs took ${
-        ((performance.now() - t0) / 1000).toFixed(0)
-      } s`,
-  );
+  const worstParam =
+    model.store.params.list().find((p) => worstAt >= p.offset && worstAt < p.offset + p.size)!.name;
+  let line =
+    `${name}: loss ${r.loss.toFixed(7)} (torch f64 ${
+      ref.loss.toFixed(7)
+    }); gradient rel err vs float64 PyTorch: ` +
+    `Duet ${oursErr.toExponential(2)} (${
+      oursErr < 1e-4 ? "PASS" : "FAIL"
+    } < 1e-4, largest at ${worstParam}); PyTorch float32 ${torch32Err.toExponential(2)}`;
+  if (withTf) {
+    await tf.setBackend("cpu");
+    const t0 = performance.now();
+    const x = tf.tensor(d.image, shape);
+    const labels = tf.tensor(d.label, [shape[0], ...shape.slice(2)], "int32");
+    const perm = [0, shape.length - 1, ...shape.slice(2).map((_, i) => i + 1)];
+    const onehot = tf.transpose(tf.oneHot(labels, classes), perm);
+    const masks = maskData.map((m, i) => tf.tensor(m, maskShapes[i]));
+    const lossFn = (...ws: tf.Tensor[]) =>
+      ceDiceLoss(fwd(new Map(weights.names.map((n, i) => [n, ws[i]])), x, masks), onehot);
+    const { grads } = tf.valueAndGrads(lossFn)(weights.tensors);
+    const tfFlat = new Float32Array(ours.length);
+    let off = 0;
+    for (const g of grads) {
+      tfFlat.set(g.dataSync(), off);
+      off += g.size;
+    }
+    const tfErr = relErr(tfFlat, ref.grad), vsTf = relErr(ours, tfFlat);
+    line += `, tfjs ${tfErr.toExponential(2)}; Duet vs tfjs ${vsTf.toExponential(2)} (${
+      vsTf < 1e-4 ? "PASS" : "FAIL"
+    } < 1e-4; tfjs took ${((performance.now() - t0) / 1000).toFixed(0)} s)`;
+  }
+  console.log(line);
 }
 
-if (runAll || which.includes("unet")) {
+const want = (what: string) => runAll || which.includes(what.split("-")[0]) || which.includes(what);
+if (want("unet-train") || want("unet-grad")) {
   const unet = () => new UNet({ numClasses: 4 }, new Rng(1));
-  await trainFew("SSL4MIS U-Net 256x256", unet(), [4, 1, 256, 256], 4);
-  if (withTf) {
+  if (want("unet-train")) await trainFew("SSL4MIS U-Net 256x256", unet(), [4, 1, 256, 256], 4);
+  if (want("unet-grad")) {
     const ms = [[1, 16, 256, 256], [1, 32, 128, 128], [1, 64, 64, 64], [1, 128, 32, 32], [
       1,
       256,
       16,
       16,
     ]];
-    await compareTf(
+    await compareGrads(
       "SSL4MIS U-Net 256x256 (batch 1)",
       unet(),
       [1, 1, 256, 256],
@@ -149,15 +223,36 @@ if (runAll || which.includes("unet")) {
     );
   }
 }
-if (runAll || which.includes("vnet")) {
-  await trainFew("V-Net 112x112x80", new VNet({}, new Rng(1)), [2, 1, 112, 112, 80], 2, 2);
-  if (withTf) {
-    await compareTf("V-Net 32x32x16 (batch 2)", new VNet({}, new Rng(1)), [2, 1, 32, 32, 16], 2, [[
-      2,
-      256,
-      1,
-      1,
-      1,
-    ], [2, 16, 1, 1, 1]], vnetForward);
+if (want("vnet-train") || want("vnet-grad")) {
+  if (want("vnet-train")) {
+    await trainFew("V-Net 112x112x80", new VNet({}, new Rng(1)), [2, 1, 112, 112, 80], 2, 2);
   }
+  if (want("vnet-grad")) {
+    const vnetMasks = [[2, 256, 1, 1, 1], [2, 16, 1, 1, 1]];
+    for (const sp of [[32, 32, 16], [64, 64, 32]]) {
+      const name = `V-Net ${sp.join("x")} (batch 2)`;
+      await compareGrads(name, new VNet({}, new Rng(1)), [2, 1, ...sp], 2, vnetMasks, vnetForward);
+    }
+  }
+}
+if (which.includes("small")) {
+  // Quick self-check of the oracles at test sizes.
+  const u = new UNet(
+    { numClasses: 3, channels: [4, 8, 16], dropout: [0.05, 0.1, 0.2] },
+    new Rng(3),
+  );
+  await compareGrads("small U-Net 16x16", u, [2, 1, 16, 16], 3, [[2, 4, 16, 16], [2, 8, 8, 8], [
+    2,
+    16,
+    4,
+    4,
+  ]], (w, x, m) => unetForward(w, x, m, { levels: 3, bilinear: true }));
+  await compareGrads(
+    "small V-Net 16^3",
+    new VNet({ nFilters: 2 }, new Rng(4)),
+    [2, 1, 16, 16, 16],
+    2,
+    [[2, 32, 1, 1, 1], [2, 2, 1, 1, 1]],
+    vnetForward,
+  );
 }

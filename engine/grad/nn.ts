@@ -97,10 +97,21 @@ function flipSpatial(w: Tensor): Tensor {
   ], [{ shape: w.shape, dtype: w.dtype }])[0];
 }
 
+/** All kernel offsets (a0, a1, ...) in row-major order. */
+function kernelOffsets(k: readonly number[]): number[][] {
+  let offsets: number[][] = [[]];
+  for (const kk of k) {
+    offsets = offsets.flatMap((o) => Array.from({ length: kk }, (_, a) => [...o, a]));
+  }
+  return offsets;
+}
+
 /**
- * dW[o,c,a] = Σ_{n,i} dY[n,o,i] · Xpad[n,c,i·s+a], one kernel offset a at a time: the strided
- * window of X for that offset times dYᵀ is a batched matrix product. This is im2col split per
- * offset, so memory stays at one input-sized buffer (3-D volumes would need k³ copies at once).
+ * dW[o,c,a] = Σ_{n,i} dY[n,o,i] · Xpad[n,c,i·s+a], one kernel offset a at a time: a strided
+ * window times the other operand (transposed inside onnxruntime's MatMul) is a batched matrix
+ * product. This is im2col split per offset, so memory stays at one window (3-D volumes would
+ * need k³ copies at once). With stride 1 the shifted windows can be cut from the padded dY
+ * instead of X; whichever has fewer channels is copied.
  */
 function convWeightGrad(
   x: Tensor,
@@ -112,31 +123,49 @@ function convWeightGrad(
   const s = k.length;
   const [n, ci] = x.staticShape;
   const co = dy.shape[1] as number;
-  const outSp = dy.staticShape.slice(2);
-  const len = outSp.reduce((a, b) => a * b, 1);
-  const xp = pads.some((p) => p !== 0)
-    ? pad(x, [0, 0, ...pads.slice(0, s), 0, 0, ...pads.slice(s)])
-    : x;
-  const dyT = transpose(reshape(dy, [n, co, len]), [0, 2, 1]); // [N, L, Co]
-  const offsets: number[][] = [[]];
-  for (const kk of k) {
-    const next: number[][] = [];
-    for (const o of offsets) for (let a = 0; a < kk; a++) next.push([...o, a]);
-    offsets.splice(0, offsets.length, ...next);
+  const inSp = x.staticShape.slice(2), outSp = dy.staticShape.slice(2);
+  const prod = (a: number[]) => a.reduce((p, q) => p * q, 1);
+  const sumN = (t: Tensor, rows: number, cols: number) =>
+    reshape(n > 1 ? m.sum(t, [0]) : t, [rows, cols, 1]);
+  const swapLast = (t: Tensor) => transpose(t, [0, 2, 1]);
+  const offsets = kernelOffsets(k);
+  const axes = k.map((_, i) => i + 2);
+  let parts: Tensor[];
+  let layout: "oc" | "co";
+  if (strides.every((st) => st === 1) && co < ci && pads.every((p, i) => p <= k[i % s] - 1)) {
+    // Shift dY instead: dW[o,c,a] = Σ_j X[c,j] · dYpad[o, j + k-1-a].
+    const lIn = prod(inSp);
+    const dyp = pad(dy, [
+      0,
+      0,
+      ...k.map((kk, i) => kk - 1 - pads[i]),
+      0,
+      0,
+      ...k.map((kk, i) => kk - 1 - pads[i + s]),
+    ]);
+    const x3 = reshape(x, [n, ci, lIn]);
+    parts = offsets.map((off) => {
+      const st = off.map((a, i) => k[i] - 1 - a);
+      const win = reshape(slice(dyp, st, st.map((v, i) => v + inSp[i]), axes), [n, co, lIn]);
+      return sumN(m.matmul(x3, swapLast(win)), ci, co); // [Ci, Co, 1]
+    });
+    layout = "co";
+  } else {
+    const len = prod(outSp);
+    const xp = pads.some((p) => p !== 0)
+      ? pad(x, [0, 0, ...pads.slice(0, s), 0, 0, ...pads.slice(s)])
+      : x;
+    const dy3 = reshape(dy, [n, co, len]);
+    parts = offsets.map((off) => {
+      const end = off.map((a, i) => a + (outSp[i] - 1) * strides[i] + 1);
+      const win = reshape(slice(xp, off, end, axes, strides), [n, ci, len]);
+      return sumN(m.matmul(dy3, swapLast(win)), co, ci); // [Co, Ci, 1]
+    });
+    layout = "oc";
   }
-  const parts = offsets.map((off) => {
-    const win = slice(
-      xp,
-      off,
-      off.map((a, i) => a + (outSp[i] - 1) * strides[i] + 1),
-      off.map((_, i) => i + 2),
-      strides,
-    );
-    const prod = m.matmul(reshape(win, [n, ci, len]), dyT); // [N, Ci, Co]
-    return reshape(n > 1 ? m.sum(prod, [0]) : reshape(prod, [ci, co]), [1, ci, co]);
-  });
-  const stacked = parts.length > 1 ? concat(parts, 0) : parts[0]; // [K, Ci, Co]
-  return reshape(transpose(stacked, [2, 1, 0]), [co, ci, ...k]);
+  const stacked = parts.length > 1 ? concat(parts, 2) : parts[0]; // [A, B, K]
+  const w = layout === "oc" ? stacked : transpose(stacked, [1, 0, 2]);
+  return reshape(w, [co, ci, ...k]);
 }
 
 const convTransposeGrad: GradRule = (c) => {

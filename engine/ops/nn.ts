@@ -163,13 +163,35 @@ export function leakyRelu(x: Tensor, alpha = 0.01): Tensor {
 
 export function softmax(x: Tensor, axis = 1): Tensor {
   const a = normAxis(axis, x.rank, "Softmax");
+  if (a !== x.rank - 1) return softmaxAlong(x, a, false);
   return x.graph.addNode("Softmax", [x], [{ shape: x.shape, dtype: x.dtype }], { axis: int(a) })[0];
 }
 
 export function logSoftmax(x: Tensor, axis = 1): Tensor {
   const a = normAxis(axis, x.rank, "LogSoftmax");
+  if (a !== x.rank - 1) return softmaxAlong(x, a, true);
   return x.graph.addNode("LogSoftmax", [x], [{ shape: x.shape, dtype: x.dtype }], {
     axis: int(a),
+  })[0];
+}
+
+/**
+ * (Log-)softmax over an inner axis (the class axis of NCHW logits) from reductions. onnxruntime
+ * transposes the tensor twice for Softmax over a non-last axis; this is 4-5x faster. The
+ * gradient is the closed form, not the derivative of the pieces.
+ */
+function softmaxAlong(x: Tensor, a: number, log: boolean): Tensor {
+  return x.graph.customGrad([x], () => {
+    const z = m.sub(x, m.max(x, [a], true));
+    const e = m.exp(z);
+    const s = m.sum(e, [a], true);
+    const y = log ? m.sub(z, m.log(s)) : m.div(e, s);
+    const grad = ([dy]: readonly (Tensor | null)[]) => {
+      if (!dy) return [null];
+      if (log) return [m.sub(dy, m.mul(m.exp(y), m.sum(dy, [a], true)))];
+      return [m.mul(y, m.sub(dy, m.sum(m.mul(dy, y), [a], true)))];
+    };
+    return { outputs: [y], grad };
   })[0];
 }
 
@@ -228,7 +250,14 @@ export function batchNormTrain(
     mu = m.mean(x, axes);
     const xc = m.sub(x, channelView(mu, x.rank));
     variance = m.div(m.sumSquare(xc, axes), n);
-    const y = batchNormEval(x, gamma, beta, mu, variance, eps);
+    // Normalise the centred values: onnxruntime folds BatchNormalization into x·s + (β - μ·s),
+    // which cancels badly when |μ| >> σ; with μ = 0 it is exact up to one rounding.
+    const zeros = g.constant(
+      new Float32Array(x.shape[1] as number),
+      [x.shape[1] as number],
+      "float32",
+    );
+    const y = batchNormEval(xc, gamma, beta, zeros, variance, eps);
     const grad = ([dy]: readonly (Tensor | null)[]) => {
       if (!dy) return [null, null, null];
       const inv = m.reciprocal(m.sqrt(m.add(variance, eps))); // [C]

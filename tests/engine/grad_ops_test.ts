@@ -53,6 +53,23 @@ const cases: GradCase[] = [
       ),
   },
   {
+    name: "Conv2d fewer outputs than inputs, asymmetric pads (dY-shift weight gradient)",
+    shapes: { x: [2, 5, 6, 5], w: [2, 5, 3, 3], b: [2] },
+    build: ({ x, w, b }) => op.conv(x, w, b, { pads: [1, 0, 1, 2] }),
+    tf: ({ x, w, b }) =>
+      tf.add(
+        nhwc2nchw(
+          tf.conv2d(
+            nchw2nhwc(x) as tf.Tensor4D,
+            tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D,
+            1,
+            [[0, 0], [1, 1], [0, 2], [0, 0]],
+          ),
+        ),
+        tf.reshape(b, [1, 2, 1, 1]),
+      ),
+  },
+  {
     name: "Conv2d stride 2 no pad (odd size)",
     shapes: { x: [2, 2, 7, 6], w: [3, 2, 3, 3] },
     build: ({ x, w }) => op.conv(x, w, null, { strides: [2, 2] }),
