@@ -171,7 +171,7 @@ class VNet(nn.Module):
         for i in range(5):
             h = getattr(self, f"block_{names[i]}").conv(h)
             if i == 4:
-                h = self.masks(h)
+                h = self.masks(h) if self.masks.masks else h
             f.append(h)
             if i < 4:
                 h = getattr(self, f"block_{names[i]}_dw").conv(h)
@@ -179,7 +179,7 @@ class VNet(nn.Module):
             h = getattr(self, f"block_{u}_up").conv(h) + f[3 - j]
             h = getattr(self, f"block_{d}").conv(h)
             if j == 3:
-                h = self.masks(h)
+                h = self.masks(h) if self.masks.masks else h
         return self.out_conv(h)
 
 

@@ -150,6 +150,23 @@ function convWeightGrad(
       return sumN(m.matmul(x3, swapLast(win)), ci, co); // [Ci, Co, 1]
     });
     layout = "co";
+  } else if (ci * offsets.length <= 64) {
+    // Few input channels (the first conv): one small im2col matrix and one GEMM instead of
+    // k³ matrix-vector products.
+    const len = prod(outSp);
+    const xp = pads.some((p) => p !== 0)
+      ? pad(x, [0, 0, ...pads.slice(0, s), 0, 0, ...pads.slice(s)])
+      : x;
+    const cols = concat(
+      offsets.map((off) => {
+        const end = off.map((a, i) => a + (outSp[i] - 1) * strides[i] + 1);
+        return reshape(slice(xp, off, end, axes, strides), [n, ci, len]);
+      }),
+      1,
+    ); // [N, K·Ci, L]
+    const r = m.matmul(reshape(dy, [n, co, len]), swapLast(cols)); // [N, Co, K·Ci]
+    const w = reshape(n > 1 ? m.sum(r, [0]) : r, [co, offsets.length, ci]);
+    return reshape(transpose(w, [0, 2, 1]), [co, ci, ...k]);
   } else {
     const len = prod(outSp);
     const xp = pads.some((p) => p !== 0)

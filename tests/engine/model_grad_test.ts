@@ -2,6 +2,9 @@
  * Whole-model gradients against tfjs: the same weights, dropout masks, batch and loss
  * (CE + squared Dice) through the engine's training step and through a tfjs replica.
  * Relative error = max|a-b| / max|b| over the model's flat gradient; bound 1e-4.
+ * Sizes and seeds are fixed: at larger sizes float32 rounding occasionally puts an activation
+ * on the other side of a ReLU/LeakyReLU kink than the oracle does, which moves a few gradient
+ * entries by O(1e-3) in any two float32 engines (see bench/model_checks.ts and the README).
  */
 import { assert } from "./assert.ts";
 import { randn, relErr, tf } from "./grad_util.ts";
@@ -100,7 +103,8 @@ for (const up of ["transpose", "bilinear"] as const) {
 }
 
 Deno.test("whole V-Net gradients match tfjs (reduced size)", async () => {
-  const shape = [2, 1, 16, 16, 16];
+  // 32x32x16 keeps 2x2x1 voxels at the deepest level (BatchNorm over 2 samples is ill-conditioned).
+  const shape = [2, 1, 32, 32, 16];
   const model = new VNet({ nFilters: 2, numClasses: 2 }, new Rng(4));
   const e = await engineGradients(model, shape, 2, 6);
   assert(e.masks.length === 2, "V-Net has two Dropout3d masks");

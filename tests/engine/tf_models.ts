@@ -63,6 +63,8 @@ function bn(w: Weights, name: string, x: tf.Tensor) {
 export interface TfUNetOptions {
   levels: number;
   bilinear: boolean;
+  /** Encoder levels with dropout (default: all); the masks are consumed in level order. */
+  dropout?: number[];
 }
 
 /** SSL4MIS U-Net forward in train mode; masks are NCHW arrays in creation order. */
@@ -77,7 +79,11 @@ export function unetForward(w: Weights, x: tf.Tensor, masks: tf.Tensor[], o: TfU
   let h = toLast(x);
   for (let i = 0; i < o.levels; i++) {
     if (i > 0) h = tf.maxPool(h as tf.Tensor4D, 2, 2, "valid");
-    h = block(i === 0 ? "encoder.in_conv" : `encoder.down${i}.maxpool_conv.1`, h, true);
+    h = block(
+      i === 0 ? "encoder.in_conv" : `encoder.down${i}.maxpool_conv.1`,
+      h,
+      (o.dropout?.[i] ?? 1) > 0,
+    );
     feats.push(h);
   }
   for (let j = 1; j < o.levels; j++) {
@@ -108,7 +114,7 @@ export function vnetForward(w: Weights, x: tf.Tensor, masks: tf.Tensor[]) {
   let h = toLast(x);
   for (let i = 0; i < 5; i++) {
     h = stage(`block_${names[i]}`, enc[i], h);
-    if (i === 4) h = tf.mul(h, toLast(masks[0]));
+    if (i === 4 && masks.length) h = tf.mul(h, toLast(masks[0]));
     feats.push(h);
     if (i < 4) {
       h = tf.relu(
@@ -122,7 +128,7 @@ export function vnetForward(w: Weights, x: tf.Tensor, masks: tf.Tensor[]) {
   for (let j = 0; j < 4; j++) {
     const u = tf.relu(bn(w, `block_${up[j]}_up.conv.1`, convT2(w, `block_${up[j]}_up.conv.0`, h)));
     h = stage(`block_${dec[j]}`, decN[j], tf.add(u, feats[3 - j]));
-    if (j === 3) h = tf.mul(h, toLast(masks[1]));
+    if (j === 3 && masks.length) h = tf.mul(h, toLast(masks[1]));
   }
   return toFirst(conv(w, "out_conv", h));
 }
