@@ -26,10 +26,17 @@ export class Conv {
     if (s.bias ?? true) store.param(`${name}.bias`, [s.outC], kaimingUniform(fanIn));
   }
 
-  apply(ctx: ModelContext, x: Tensor): Tensor {
-    const b = (this.s.bias ?? true) ? ctx.param(`${this.name}.bias`) : null;
+  weights(ctx: ModelContext): { w: Tensor; b: Tensor | null } {
+    return {
+      w: ctx.param(`${this.name}.weight`),
+      b: (this.s.bias ?? true) ? ctx.param(`${this.name}.bias`) : null,
+    };
+  }
+
+  apply(ctx: ModelContext, x: Tensor, wb = this.weights(ctx)): Tensor {
+    const { w, b } = wb;
     const st = this.s.stride ?? 1;
-    return op.conv(x, ctx.param(`${this.name}.weight`), b, {
+    return op.conv(x, w, b, {
       strides: new Array(this.s.dims).fill(st),
       pads: this.s.pad ?? 0,
     });
@@ -46,9 +53,16 @@ export class ConvTranspose {
     if (s.bias ?? true) store.param(`${name}.bias`, [s.outC], kaimingUniform(fanIn));
   }
 
-  apply(ctx: ModelContext, x: Tensor): Tensor {
-    const b = (this.s.bias ?? true) ? ctx.param(`${this.name}.bias`) : null;
-    return op.convTranspose(x, ctx.param(`${this.name}.weight`), b, {
+  weights(ctx: ModelContext): { w: Tensor; b: Tensor | null } {
+    return {
+      w: ctx.param(`${this.name}.weight`),
+      b: (this.s.bias ?? true) ? ctx.param(`${this.name}.bias`) : null,
+    };
+  }
+
+  apply(ctx: ModelContext, x: Tensor, wb = this.weights(ctx)): Tensor {
+    const { w, b } = wb;
+    return op.convTranspose(x, w, b, {
       strides: new Array(this.s.dims).fill(this.s.stride ?? this.s.kernel),
       pads: this.s.pad ?? 0,
     });
@@ -73,6 +87,37 @@ export class BatchNorm {
     ctx.setBuffer(`${n}.running_var`, r.runningVar);
     return r.y;
   }
+}
+
+/**
+ * conv (or transposed conv) followed by BatchNorm. In eval mode the normalisation is folded
+ * into the convolution's weights and bias (per output channel, on the small weight tensors),
+ * which saves one pass over the activations per layer in every eval-mode forward (pseudo-label
+ * passes, validation); exported models get the same graph.
+ */
+export function convBn(
+  ctx: ModelContext,
+  conv: Conv | ConvTranspose,
+  bn: BatchNorm,
+  x: Tensor,
+  mode: Mode,
+) {
+  if (mode === "train") return bn.apply(ctx, conv.apply(ctx, x), mode);
+  const { w, b } = conv.weights(ctx);
+  const n = bn.name;
+  const scale = op.div(
+    ctx.param(`${n}.weight`),
+    op.sqrt(op.add(ctx.buffer(`${n}.running_var`), bn.eps)),
+  );
+  const outAxis = conv instanceof ConvTranspose ? 1 : 0;
+  const view = w.staticShape.map((d, i) => (i === outAxis ? d : 1));
+  const wf = op.mul(w, op.reshape(scale, view));
+  const centred = op.sub(
+    b ?? ctx.graph.fill([w.staticShape[outAxis]], 0),
+    ctx.buffer(`${n}.running_mean`),
+  );
+  const bf = op.add(op.mul(centred, scale), ctx.param(`${n}.bias`));
+  return conv.apply(ctx, x, { w: wf, b: bf });
 }
 
 export class Linear {

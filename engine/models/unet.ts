@@ -12,7 +12,7 @@ import * as op from "../ops.ts";
 import { ParamStore } from "../params.ts";
 import type { Rng } from "../../random/rng.ts";
 import type { Mode, ModelContext, SegmentationModel } from "./context.ts";
-import { BatchNorm, Conv, ConvTranspose, dropout } from "./layers.ts";
+import { BatchNorm, Conv, convBn, ConvTranspose, dropout } from "./layers.ts";
 
 export interface UNetConfig {
   inChannels?: number;
@@ -55,9 +55,9 @@ class ConvBlock {
   }
 
   apply(ctx: ModelContext, x: Tensor, mode: Mode): Tensor {
-    let h = op.leakyRelu(this.b1.apply(ctx, this.c1.apply(ctx, x), mode), this.slope);
+    let h = op.leakyRelu(convBn(ctx, this.c1, this.b1, x, mode), this.slope);
     h = dropout(ctx, h, this.p, mode);
-    return op.leakyRelu(this.b2.apply(ctx, this.c2.apply(ctx, h), mode), this.slope);
+    return op.leakyRelu(convBn(ctx, this.c2, this.b2, h, mode), this.slope);
   }
 }
 

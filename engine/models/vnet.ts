@@ -9,7 +9,7 @@ import * as op from "../ops.ts";
 import { ParamStore } from "../params.ts";
 import type { Rng } from "../../random/rng.ts";
 import type { Mode, ModelContext, SegmentationModel } from "./context.ts";
-import { BatchNorm, Conv, ConvTranspose, dropout } from "./layers.ts";
+import { BatchNorm, Conv, convBn, ConvTranspose, dropout } from "./layers.ts";
 
 export interface VNetConfig {
   inChannels?: number;
@@ -42,7 +42,7 @@ class Stage {
   apply(ctx: ModelContext, x: Tensor, mode: Mode): Tensor {
     let h = x;
     this.convs.forEach((c, i) => {
-      h = op.relu(this.bns[i].apply(ctx, c.apply(ctx, h), mode));
+      h = op.relu(convBn(ctx, c, this.bns[i], h, mode));
     });
     return h;
   }
@@ -69,14 +69,11 @@ class Resample {
   }
 
   apply(ctx: ModelContext, x: Tensor, mode: Mode): Tensor {
-    let h: Tensor;
-    if (this.kind === "down") h = this.conv!.apply(ctx, x);
-    else if (this.kind === "up") h = this.deconv!.apply(ctx, x);
-    else {h = this.conv!.apply(
-        ctx,
-        op.resize(x, { scales: [2, 2, 2], mode: "linear", coordinateTransform: "half_pixel" }),
-      );}
-    return op.relu(this.bn.apply(ctx, h, mode));
+    if (this.kind === "up") return op.relu(convBn(ctx, this.deconv!, this.bn, x, mode));
+    const input = this.kind === "down"
+      ? x
+      : op.resize(x, { scales: [2, 2, 2], mode: "linear", coordinateTransform: "half_pixel" });
+    return op.relu(convBn(ctx, this.conv!, this.bn, input, mode));
   }
 }
 

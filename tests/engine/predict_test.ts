@@ -1,5 +1,9 @@
 import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { relErr } from "./grad_util.ts";
+import { Graph } from "../../engine/graph.ts";
+import { ModelContext } from "../../engine/models/context.ts";
+import { BatchNorm, Conv, convBn, ConvTranspose } from "../../engine/models/layers.ts";
+import { ParamStore } from "../../engine/params.ts";
 import { UNet } from "../../engine/models/unet.ts";
 import { VNet } from "../../engine/models/vnet.ts";
 import { exportOnnx, Predictor } from "../../engine/predict.ts";
@@ -79,4 +83,37 @@ Deno.test("unavailable execution providers fail with a clear message", async () 
     () => Session.create(bytes, { device: "cuda" }),
     /CUDA execution provider not available in this onnxruntime build/,
   );
+});
+
+Deno.test("eval mode folds BatchNorm into the convolution without changing the result", async () => {
+  const store = new ParamStore();
+  const conv = new Conv(store, "c", { inC: 3, outC: 5, kernel: 3, pad: 1, dims: 2 });
+  const deconv = new ConvTranspose(store, "d", { inC: 5, outC: 4, kernel: 2, dims: 2 });
+  const bn1 = new BatchNorm(store, "b1", 5), bn2 = new BatchNorm(store, "b2", 4);
+  store.init(new Rng(4));
+  const rng = new Rng(5);
+  store.params.data.forEach((v, i, a) => (a[i] = v + 0.3 * rng.normal()));
+  store.buffers.data.forEach((_, i, a) => (a[i] = 0.5 + rng.next())); // means and variances
+  const g = new Graph();
+  const ctx = new ModelContext(g, store, { paramSource: "constant" });
+  const x = g.input("x", [2, 3, 6, 6]);
+  const folded = convBn(ctx, deconv, bn2, convBn(ctx, conv, bn1, x, "eval"), "eval");
+  const plain = bn2.apply(
+    ctx,
+    deconv.apply(ctx, bn1.apply(ctx, conv.apply(ctx, x), "eval")),
+    "eval",
+  );
+  g.output("folded", folded);
+  g.output("plain", plain);
+  const s = await Session.create(g.toOnnx(), { threads: 1 });
+  const out = await s.run({
+    x: new ort.Tensor("float32", new Float32Array(216).map(() => rng.normal()), [2, 3, 6, 6]),
+  });
+  const err = relErr(out.folded.data as Float32Array, out.plain.data as Float32Array);
+  assert(err < 1e-5, `folded BN differs: ${err}`);
+  assert(
+    g.nodes.filter((n) => n.op === "BatchNormalization").length === 2,
+    "only the unfolded path has BN nodes",
+  );
+  await s.release();
 });
