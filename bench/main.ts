@@ -3,8 +3,8 @@
  *
  * Duet's benchmark U-Net training step, inference batch and dual-model step against PyTorch
  * 1.13 CPU (bench/torch_reference.py, same model, batch, loss, optimizer and thread count) in
- * the same run. The machine may be shared, so the two engines alternate in rounds of N timed
- * calls (after warm-up) and each figure is the median over all rounds' samples.
+ * the same run. The machine may be shared, so the workloads alternate over several rounds
+ * after warm-up, and each figure is the median over all samples (minimums are in the JSON).
  */
 import { cpus } from "node:os";
 import { dualStep, inference, singleStep, type Workload } from "./steps.ts";
@@ -63,22 +63,31 @@ const samples: Record<string, number[]> = {
   torchTrain: [],
   torchInfer: [],
 };
+// Duet's single and dual steps alternate call by call (their ratio sees the same noise); the
+// engines alternate in blocks of `steps` calls, so neither one's idle spinning threads land in
+// the other's timings.
 for (let r = 0; r < rounds; r++) {
-  samples.train.push(...await timed(work.train.run, steps));
+  for (let i = 0; i < steps; i++) {
+    // ABBA order: neither series always runs right after the other.
+    const order = i % 2 === 0 ? ["train", "dual"] : ["dual", "train"];
+    for (const k of order) samples[k].push(...await timed(work[k].run, 1));
+  }
   if (torch.available) samples.torchTrain.push(...await torch.run("train", steps));
   samples.infer.push(...await timed(work.infer.run, steps));
   if (torch.available) samples.torchInfer.push(...await torch.run("infer", steps));
-  samples.dual.push(...await timed(work.dual.run, steps));
   log(
     `round ${r + 1}/${rounds}: train ${median(samples.train).toFixed(1)} ms, torch ${
       median(samples.torchTrain).toFixed(1)
-    } ms`,
+    } ms, dual ${median(samples.dual).toFixed(1)} ms`,
   );
 }
 await torch.stop();
 for (const w of Object.values(work)) await w.release();
 
 const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+const lo = Object.fromEntries(
+  Object.entries(samples).map(([k, v]) => [k, v.length ? Math.min(...v) : NaN]),
+);
 const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) ? a / b : null);
 const round = (
   x: number | null,

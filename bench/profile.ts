@@ -3,38 +3,20 @@
  * benchmark step, aggregated by op type (where the milliseconds go).
  */
 import { cpus } from "node:os";
-import * as L from "../engine/losses.ts";
-import * as op from "../engine/ops.ts";
-import { adam } from "../engine/optim.ts";
-import { TrainStep } from "../engine/train.ts";
-import { Rng } from "../random/rng.ts";
-import { BENCH, benchUNet } from "./steps.ts";
+import { dualStep, singleStep } from "./steps.ts";
 
 const steps = Number(Deno.args[1] ?? 10);
-const { batch: B, size: S, classes: K } = BENCH;
 const prefix = await Deno.makeTempFile({ prefix: "duet-prof" });
-const step = await TrainStep.build({
-  models: { net: benchUNet(1) },
-  inputs: { image: [B, 1, S, S], label: { shape: [B, S, S], dtype: "int32" } },
-  optimizer: adam(),
-  session: { threads: cpus().length, profilePrefix: prefix },
-  loss: (g) => {
-    const z = g.forward("net", g.input("image")).logits;
-    const t = L.oneHot(g.input("label"), K);
-    return { loss: op.add(L.crossEntropy(z, t), L.diceLoss(op.softmax(z, 1), t)) };
-  },
-});
-const rng = new Rng(2);
-const image = new Float32Array(B * S * S).map(() => rng.normal());
-const label = Int32Array.from(image, (v) => (v > 0.5 ? 1 : 0));
+const build = Deno.args[0] === "dual" ? dualStep : singleStep;
+const work = await build(cpus().length, prefix);
 const wall: number[] = [];
 for (let i = 0; i < steps; i++) {
   const t0 = performance.now();
-  await step.run({ image, label, lr: 1e-3 });
+  await work.run();
   wall.push(performance.now() - t0);
 }
-step.session.endProfiling();
-await step.release();
+work.step!.session.endProfiling();
+await work.release();
 
 const dir = prefix.slice(0, prefix.lastIndexOf("/"));
 const files = [...Deno.readDirSync(dir)].filter((f) =>
@@ -65,6 +47,26 @@ console.log(
 );
 for (const [k, v] of [...byOp.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) {
   console.log(`${k.padEnd(22)} ${v.ms.toFixed(2).padStart(7)} ms  x${Math.round(v.n)}`);
+}
+if (Deno.env.get("DUET_PROFILE_OP")) {
+  const want = Deno.env.get("DUET_PROFILE_OP");
+  const nodes = new Map<string, { ms: number; shape: string }>();
+  for (
+    const e of events as {
+      cat: string;
+      name: string;
+      dur: number;
+      args: { op_name?: string; input_type_shape?: unknown };
+    }[]
+  ) {
+    if (e.cat !== "Node" || !e.name.endsWith("_kernel_time") || e.args.op_name !== want) continue;
+    const v = nodes.get(e.name) ?? { ms: 0, shape: JSON.stringify(e.args.input_type_shape) };
+    v.ms += e.dur / 1000 / runs;
+    nodes.set(e.name, v);
+  }
+  for (const [k, v] of [...nodes.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
+    console.log(`  ${k.padEnd(34)} ${v.ms.toFixed(2)} ms ${v.shape.slice(0, 100)}`);
+  }
 }
 for (const f of files) Deno.removeSync(`${dir}/${f.name}`);
 Deno.removeSync(prefix);

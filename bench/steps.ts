@@ -35,17 +35,19 @@ function supervised(logits: Tensor, target: Tensor): Tensor {
 
 export interface Workload {
   run(): Promise<unknown>;
+  /** The training step, when the workload is one. */
+  step?: TrainStep;
   release(): Promise<void>;
   describe: string;
 }
 
-export async function singleStep(threads: number): Promise<Workload> {
+export async function singleStep(threads: number, profilePrefix?: string): Promise<Workload> {
   const { batch: B, size: S, classes: K } = BENCH;
   const step = await TrainStep.build({
     models: { net: benchUNet(1) },
     inputs: { image: [B, 1, S, S], label: { shape: [B, S, S], dtype: "int32" } },
     optimizer: adam(),
-    session: { threads },
+    session: { threads, profilePrefix },
     loss: (g) => ({
       loss: supervised(g.forward("net", g.input("image")).logits, L.oneHot(g.input("label"), K)),
     }),
@@ -55,6 +57,7 @@ export async function singleStep(threads: number): Promise<Workload> {
   return {
     run: () => step.run(feeds),
     release: () => step.release(),
+    step,
     describe: `${step.graph.nodes.length} graph nodes, ${step.model("net").store.numParams} params`,
   };
 }
@@ -76,7 +79,7 @@ export async function inference(threads: number): Promise<Workload> {
  * train-mode forward of [labelled; strong], one eval-mode no-grad forward of the weak view whose
  * confident argmax (≥ 0.95) supervises the other model's strong-view prediction.
  */
-export async function dualStep(threads: number): Promise<Workload> {
+export async function dualStep(threads: number, profilePrefix?: string): Promise<Workload> {
   const { size: S, classes: K } = BENCH;
   const h = BENCH.batch / 2;
   const step = await TrainStep.build({
@@ -89,7 +92,7 @@ export async function dualStep(threads: number): Promise<Workload> {
     },
     scalars: ["w_cross"],
     optimizer: adam(),
-    session: { threads },
+    session: { threads, profilePrefix },
     loss: (g: StepBuilder) => {
       const t = L.oneHot(g.input("yl"), K);
       const x = op.concat([g.input("xl"), g.input("xs")], 0);
@@ -133,6 +136,7 @@ export async function dualStep(threads: number): Promise<Workload> {
   return {
     run: () => step.run(feeds),
     release: () => step.release(),
+    step,
     describe: `${step.graph.nodes.length} graph nodes`,
   };
 }

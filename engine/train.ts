@@ -277,8 +277,10 @@ export class TrainStep {
     }
     // Masks and noise in creation order from one stream: reproducible and resumable.
     for (const m of this.masks) {
-      if (m.role.kind === "dropout") fillDropoutMask(this.rng, m.data, m.role.p);
-      else if (m.role.kind === "uniform") fillUniform(this.rng, m.data, m.role.lo, m.role.hi);
+      if (m.role.kind === "dropout") this.rng = fillDropoutMask(this.rng, m.data, m.role.p);
+      else if (m.role.kind === "uniform") {
+        this.rng = fillUniform(this.rng, m.data, m.role.lo, m.role.hi);
+      }
     }
     const out = await this.session.run(all);
     for (const s of this.slots) {

@@ -82,19 +82,22 @@ const convGrad: GradRule = (c) => {
   return [dx, dw, db];
 };
 
-/** Reverses every spatial axis of a weight [O, C, k...] (a Slice with step -1). */
+/** Reverses every spatial axis of a weight [O, C, k...]: one Gather over the flattened kernel. */
 function flipSpatial(w: Tensor): Tensor {
   const g = w.graph;
-  const k = w.staticShape.slice(2);
-  const axes = k.map((_, i) => i + 2);
-  if (k.every((kk) => kk === 1)) return w;
-  return g.addNode("Slice", [
-    w,
-    g.int64s(k.map(() => -1)),
-    g.int64s(k.map((kk) => -kk - 1)),
-    g.int64s(axes),
-    g.int64s(k.map(() => -1)),
-  ], [{ shape: w.shape, dtype: w.dtype }])[0];
+  const [o, c, ...k] = w.staticShape;
+  const kn = k.reduce((a, b) => a * b, 1);
+  if (kn === 1) return w;
+  const rev = g.constant(
+    BigInt64Array.from({ length: kn }, (_, i) => BigInt(kn - 1 - i)),
+    [kn],
+    "int64",
+  );
+  const flat = reshape(w, [o, c, kn]);
+  const flipped = g.addNode("Gather", [flat, rev], [{ shape: [o, c, kn], dtype: w.dtype }], {
+    axis: int(2),
+  })[0];
+  return reshape(flipped, [o, c, ...k]);
 }
 
 /** All kernel offsets (a0, a1, ...) in row-major order. */

@@ -5,6 +5,7 @@ import * as op from "../../engine/ops.ts";
 import { adam, sgd } from "../../engine/optim.ts";
 import { emaUpdate, featureDropout, featureNoise } from "../../engine/perturb.ts";
 import { TrainStep } from "../../engine/train.ts";
+import { fillDropoutMask } from "../../engine/dropout.ts";
 import { Rng } from "../../random/rng.ts";
 
 const S = 16;
@@ -124,4 +125,20 @@ Deno.test("engine/example.ts is the README example", async () => {
   const example = await Deno.readTextFile(new URL("../../engine/example.ts", import.meta.url));
   const code = readme.match(/```ts\n([\s\S]*?)```/)![1];
   assert(example.endsWith(code), "README example and engine/example.ts differ");
+});
+
+Deno.test("dropout masks draw exactly Rng's stream (inlined xoshiro128**)", () => {
+  const a = new Rng(42), b = new Rng(42);
+  const out = new Float32Array(1001);
+  const after = fillDropoutMask(a, out, 0.3);
+  const expect = new Float32Array(1001);
+  for (let i = 0; i < 1001; i += 2) {
+    const r = b.nextUint32();
+    expect[i] = (r & 0xffff) < Math.round(0.3 * 65536) ? 0 : 1 / 0.7;
+    if (i + 1 < 1001) expect[i + 1] = r >>> 16 < Math.round(0.3 * 65536) ? 0 : 1 / 0.7;
+  }
+  assert(out.every((v, i) => v === expect[i]), "mask values");
+  assertEquals(Array.from(after.state()), Array.from(b.state()));
+  const rate = out.filter((v) => v === 0).length / out.length;
+  assert(rate > 0.25 && rate < 0.35, `drop rate ${rate}`);
 });
