@@ -93,11 +93,22 @@ const round = (
   x: number | null,
 ) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 100) / 100);
 const result = {
-  unet: { train_ms: round(m.train), infer_ms: round(m.infer) },
-  dual: { train_ms: round(m.dual), vs_single: round(ratio(m.dual, m.train)) },
+  unet: {
+    train_ms: round(m.train),
+    infer_ms: round(m.infer),
+    train_min_ms: round(lo.train),
+    infer_min_ms: round(lo.infer),
+  },
+  dual: {
+    train_ms: round(m.dual),
+    vs_single: round(ratio(m.dual, m.train)),
+    train_min_ms: round(lo.dual),
+  },
   torch: {
     train_ms: round(m.torchTrain),
     infer_ms: round(m.torchInfer),
+    train_min_ms: round(lo.torchTrain),
+    infer_min_ms: round(lo.torchInfer),
     version: torch.version ?? null,
   },
   ratio: {
