@@ -133,6 +133,12 @@ function convWeightGrad(
   const swapLast = (t: Tensor) => transpose(t, [0, 2, 1]);
   const offsets = kernelOffsets(k);
   const axes = k.map((_, i) => i + 2);
+  if (k.every((kk) => kk === 1) && strides.every((st) => st === 1) && pads.every((p) => p === 0)) {
+    // 1x1 convolution: no window to cut, one batched product dY·Xᵀ.
+    const len = prod(inSp);
+    const r = m.matmul(reshape(dy, [n, co, len]), swapLast(reshape(x, [n, ci, len])));
+    return reshape(n > 1 ? m.sum(r, [0]) : r, [co, ci, ...k]);
+  }
   let parts: Tensor[];
   let layout: "oc" | "co";
   if (strides.every((st) => st === 1) && co < ci && pads.every((p, i) => p <= k[i % s] - 1)) {
