@@ -11,6 +11,7 @@ import { ConfigError } from "../../pipeline/errors.ts";
 import { makePhantom3D } from "../../fixtures/phantom.ts";
 import { Rng } from "../../random/rng.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
+import { assignRoles, largestForegroundSlice } from "../../io/roles.ts";
 import { encodeArrays } from "../codec.ts";
 
 export interface LoadedCase {
@@ -20,62 +21,31 @@ export interface LoadedCase {
   readonly label?: LabelVolume;
 }
 
-/** Roles from the config: explicit validation/test lists, the exemplar, K labelled, rest unlabelled. */
-export function assignRoles(
+/** Role of each case (io/roles.ts); a config that names unknown cases or no labels is exit 64. */
+function rolesOf(
   ids: ReadonlyArray<string>,
   roles: typeof DataConfig.Type["roles"],
 ): Map<string, Role> {
-  const problems: string[] = [];
-  const known = new Set(ids);
+  if (
+    !roles.exemplar &&
+    (roles.labelled === 0 || (Array.isArray(roles.labelled) && roles.labelled.length === 0))
+  ) {
+    throw new ConfigError({
+      problems: ["data.roles: no labelled data: set data.roles.exemplar or data.roles.labelled"],
+    });
+  }
+  let assignment;
+  try {
+    assignment = assignRoles(ids, { ...roles, exemplar: roles.exemplar ?? undefined });
+  } catch (e) {
+    throw new ConfigError({ problems: [`data.${(e as Error).message}`] });
+  }
   const out = new Map<string, Role>();
-  for (const [role, list] of [["validation", roles.validation], ["test", roles.test]] as const) {
-    for (const id of list) {
-      if (!known.has(id)) problems.push(`data.roles.${role}: no case "${id}" in the dataset`);
-      else if (out.has(id)) {
-        problems.push(`data.roles.${role}: case "${id}" already has role ${out.get(id)}`);
-      } else out.set(id, role);
-    }
+  for (const role of ["labelled", "unlabelled", "validation", "test"] as const) {
+    for (const id of assignment[role]) out.set(id, role);
   }
-  if (roles.exemplar) {
-    const id = roles.exemplar.case;
-    if (!known.has(id)) problems.push(`data.roles.exemplar.case: no case "${id}" in the dataset`);
-    else if (out.has(id)) {
-      problems.push(`data.roles.exemplar.case: "${id}" is a ${out.get(id)} case`);
-    } else out.set(id, "exemplar");
-  }
-  const pool = ids.filter((id) => !out.has(id));
-  const labelled = typeof roles.labelled === "number"
-    ? pool.slice(0, roles.labelled)
-    : roles.labelled;
-  for (const id of labelled) {
-    if (!known.has(id)) problems.push(`data.roles.labelled: no case "${id}" in the dataset`);
-    else if (out.has(id)) {
-      problems.push(`data.roles.labelled: case "${id}" already has role ${out.get(id)}`);
-    } else out.set(id, "labelled");
-  }
-  if (typeof roles.labelled === "number" && roles.labelled > pool.length) {
-    problems.push(
-      `data.roles.labelled: ${roles.labelled} asked, only ${pool.length} training cases`,
-    );
-  }
-  if (!roles.exemplar && labelled.length === 0) {
-    problems.push("data.roles: no labelled data: set data.roles.exemplar or data.roles.labelled");
-  }
-  if (problems.length) throw new ConfigError({ problems });
-  for (const id of ids) if (!out.has(id)) out.set(id, "unlabelled");
+  if (assignment.exemplar) out.set(assignment.exemplar.case, "exemplar");
   return out;
-}
-
-/** The z index with the most foreground voxels. */
-export function largestSlice(label: LabelVolume): number {
-  const [nx, ny, nz] = label.shape;
-  let best = 0, bestCount = -1;
-  for (let z = 0; z < nz; z++) {
-    let count = 0;
-    for (let i = z * nx * ny; i < (z + 1) * nx * ny; i++) if (label.data[i] !== 0) count++;
-    if (count > bestCount) [best, bestCount] = [z, count];
-  }
-  return best;
 }
 
 const phantomIds = (count: number) =>
@@ -113,7 +83,7 @@ export const ingest = defineStage({
       }
       const ids = phantomIds(data.phantoms.count);
       const roles = yield* Effect.try({
-        try: () => assignRoles(ids, data.roles),
+        try: () => rolesOf(ids, data.roles),
         catch: (e) => e as ConfigError,
       });
       const mine = ids.map((_, i) => i).filter((i) => i % ctx.shard.count === ctx.shard.index);
@@ -143,7 +113,7 @@ export const ingest = defineStage({
           hasLabel: keepLabel,
           exemplarSlice: role === "exemplar" && c.label
             ? (data.roles.exemplar!.slice === "largest"
-              ? largestSlice(c.label)
+              ? largestForegroundSlice(c.label)
               : data.roles.exemplar!.slice)
             : null,
         });
