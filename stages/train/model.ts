@@ -1,0 +1,67 @@
+/**
+ * The trained-model contract between train, refine, evaluate and export: a model artifact is
+ * the engine's safetensors weights file whose metadata holds the U-Net configuration, so any
+ * stage can rebuild the network without the train config.
+ */
+import { UNet, type UNetConfig } from "../../engine/models/unet.ts";
+import { decodeSafetensors, loadModel, saveModel } from "../../engine/checkpoint.ts";
+import { Predictor } from "../../engine/predict.ts";
+import type { ModelConfig } from "../../schemas/config.ts";
+import { Rng } from "../../random/rng.ts";
+
+export const unetConfig = (model: typeof ModelConfig.Type, classes: number): UNetConfig => ({
+  inChannels: 1,
+  numClasses: classes,
+  channels: [...model.channels],
+  dropout: [...model.dropout],
+  up: model.up,
+});
+
+export const encodeModel = (model: UNet, extra: Record<string, unknown> = {}): Uint8Array =>
+  saveModel(model.store, { ...extra, model: model.config() });
+
+/** Rebuilds the network from a model artifact; throws on a file that is not one. */
+export function decodeModel(bytes: Uint8Array): { model: UNet; meta: Record<string, unknown> } {
+  const duet = decodeSafetensors(bytes).metadata.duet;
+  const meta: Record<string, unknown> = duet ? JSON.parse(duet) : {};
+  const cfg = meta.model as UNetConfig & { kind?: string };
+  if (!cfg || cfg.kind !== "unet2d") {
+    throw new Error("not a Duet model artifact (no unet2d config)");
+  }
+  const model = new UNet(cfg, new Rng(0));
+  loadModel(model.store, bytes);
+  return { model, meta };
+}
+
+/**
+ * Argmax labels of an nz x H x W normalized volume, slice batches through one eval session;
+ * `probs` (optional, nz x K x H x W) receives the softmax.
+ */
+export async function predictSlices(
+  predictor: Predictor,
+  image: Float32Array,
+  slices: number,
+  w: number,
+  h: number,
+  batch = 8,
+  probs?: Float32Array,
+): Promise<Uint8Array> {
+  const plane = w * h, k = predictor.model.numClasses;
+  const out = new Uint8Array(slices * plane);
+  for (let z0 = 0; z0 < slices; z0 += batch) {
+    const n = Math.min(batch, slices - z0);
+    const p = (await predictor.run(image.subarray(z0 * plane, (z0 + n) * plane), n)).probs;
+    probs?.set(p, z0 * k * plane);
+    for (let i = 0; i < n; i++) {
+      for (let q = 0; q < plane; q++) {
+        let best = 0, bp = p[i * k * plane + q];
+        for (let c = 1; c < k; c++) {
+          const v = p[(i * k + c) * plane + q];
+          if (v > bp) (best = c), (bp = v);
+        }
+        out[(z0 + i) * plane + q] = best;
+      }
+    }
+  }
+  return out;
+}
