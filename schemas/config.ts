@@ -7,6 +7,7 @@ import { Schema } from "effect";
 
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0));
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0));
+const PositiveNumber = Schema.Number.check(Schema.isGreaterThan(0));
 const Probability = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }));
 const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0));
 const Range = Schema.Tuple([Schema.Number, Schema.Number]);
@@ -46,9 +47,21 @@ export const NormalizeConfig = Schema.Struct({
   window: Schema.Struct({ center: Schema.Number, width: Schema.Number }),
   /** 2D slice size [width, height] fed to the network. */
   size: Schema.Tuple([PositiveInt, PositiveInt]),
-  /** Resample to this spacing (mm) first, or null to keep the voxel grid. */
-  spacing: Schema.NullOr(Schema.Tuple([Schema.Number, Schema.Number, Schema.Number])),
-  crop: Schema.Struct({ foreground: Schema.Boolean, margin: NonNegativeInt }),
+  /** Resample to this spacing (mm) first: [x, y] keeps z, [x, y, z] resamples z too (not with
+   * an exemplar, whose slice index must stay valid); null keeps the voxel grid. */
+  spacing: Schema.NullOr(
+    Schema.Union([
+      Schema.Tuple([PositiveNumber, PositiveNumber]),
+      Schema.Tuple([PositiveNumber, PositiveNumber, PositiveNumber]),
+    ]),
+  ),
+  /** In-plane crop to the body box (image voxels > threshold; null: != 0) plus `margin` voxels,
+   * or none. From the image only, so predict repeats it on new, unlabelled images. */
+  crop: Schema.Struct({
+    by: Schema.Literals(["none", "body"]),
+    margin: NonNegativeInt,
+    threshold: Schema.NullOr(Schema.Number),
+  }),
   /** Slices of labelled volumes used for training: all, or only those with foreground. */
   slices: Schema.Literals(["all", "foreground"]),
 });

@@ -25,7 +25,7 @@ export const defaults: Config = {
     window: { center: 40, width: 400 },
     size: [64, 64],
     spacing: null,
-    crop: { foreground: false, margin: 10 },
+    crop: { by: "none", margin: 10, threshold: null },
     slices: "all",
   },
   synthesize: {
