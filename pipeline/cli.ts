@@ -19,6 +19,7 @@ import { attemptFromEnv, describeSchedulerContext, shardFromEnv } from "./plan/s
 import { planInputFromArgs, renderPlan } from "./plan/render.ts";
 import { PLAN_TARGETS } from "./plan/common.ts";
 import { printRunSummary } from "./summary.ts";
+import { metricsCommand } from "./commands/metrics.ts";
 
 /** Set by main.ts; aborted on SIGTERM/SIGINT. */
 export const shutdown = new AbortController();
@@ -240,5 +241,5 @@ const plan = Command.make("plan", {
 
 export const pipelineCommand = Command.make("pipeline").pipe(
   Command.withDescription("Duet: label-efficient medical image segmentation"),
-  Command.withSubcommands([run, resume, status, stage, plan]),
+  Command.withSubcommands([run, resume, status, stage, plan, metricsCommand]),
 );
