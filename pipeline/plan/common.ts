@@ -1,9 +1,9 @@
 /**
- * Scheduler plans: the inputs every target shares, the stage list, the exit-code contract.
+ * Scheduler plans: the inputs every target shares, steps from the stage registry, the exit codes.
  * Each target (argo.ts, k8s.ts, aws_batch.ts, gcp_batch.ts) maps a `PlanInput` to a document.
  */
 
-/** What a plan needs to know about a stage; the runner passes its real stage registry. */
+/** What a plan needs to know about a stage (`planStages` derives it from the stage registry). */
 export interface PlanStage {
   readonly name: string;
   /** Runs as shard i of n (array/indexed jobs). */
@@ -14,17 +14,37 @@ export interface PlanStage {
   readonly dependsOn?: ReadonlyArray<string>;
 }
 
-/** The pipeline's stages in order (DESIGN.md "Stages"). */
-export const PIPELINE_STAGES: ReadonlyArray<PlanStage> = [
-  { name: "ingest", shardable: true, gpu: false },
-  { name: "normalize", shardable: true, gpu: false },
-  { name: "synthesize", shardable: true, gpu: false },
-  { name: "augment", shardable: true, gpu: false },
-  { name: "train", shardable: false, gpu: true },
-  { name: "refine", shardable: true, gpu: true },
-  { name: "evaluate", shardable: true, gpu: false },
-  { name: "export", shardable: false, gpu: false },
-];
+/** What plans read of a stage definition (`Stage` in pipeline/stage.ts, `stages/registry.ts`). */
+export interface RegistryStage {
+  readonly name: string;
+  /** The stages whose committed outputs it reads: its dependencies in a plan. */
+  readonly needs: ReadonlyArray<string>;
+  readonly shardable: boolean;
+}
+
+/** Stages that get a GPU in plans: the ones that run the models (train; refine predicts). */
+export const GPU_STAGES: ReadonlyArray<string> = ["train", "refine"];
+
+/**
+ * Plan steps from the stage registry, in its order: dependencies are each stage's `needs`,
+ * shardability its `shardable`, so a stage added to the registry is planned like any other.
+ * Every name in `gpuStages` must be a registered stage (a renamed stage would silently lose its GPU).
+ */
+export function planStages(
+  registry: ReadonlyArray<RegistryStage>,
+  gpuStages: ReadonlyArray<string> = GPU_STAGES,
+): PlanStage[] {
+  const names = new Set(registry.map((s) => s.name));
+  for (const g of gpuStages) {
+    if (!names.has(g)) throw new PlanInputError(`GPU stage ${g} is not in the stage registry`);
+  }
+  return registry.map((s) => ({
+    name: s.name,
+    shardable: s.shardable,
+    gpu: gpuStages.includes(s.name),
+    dependsOn: [...s.needs],
+  }));
+}
 
 export const PLAN_TARGETS = ["argo", "k8s", "aws-batch", "gcp-batch"] as const;
 export type PlanTarget = typeof PLAN_TARGETS[number];

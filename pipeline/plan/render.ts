@@ -5,12 +5,13 @@
 import { stringify } from "yaml";
 import { argoWorkflow } from "./argo.ts";
 import { awsBatchPlan } from "./aws_batch.ts";
+import { stages as registry } from "../../stages/registry.ts";
 import {
-  PIPELINE_STAGES,
   PLAN_TARGETS,
   type PlanInput,
   PlanInputError,
   type PlanStage,
+  planStages,
   type PlanTarget,
   validatePlanInput,
 } from "./common.ts";
@@ -18,6 +19,9 @@ import { gcpWorkflow } from "./gcp_batch.ts";
 import { k8sList } from "./k8s.ts";
 
 export * from "./common.ts";
+
+/** The pipeline's stages as plan steps (stages/registry.ts, `needs` as dependencies). */
+export const PIPELINE_STAGES: ReadonlyArray<PlanStage> = planStages(registry);
 
 /** The plan document for the target: YAML for argo, k8s and gcp-batch; JSON for aws-batch. */
 export function renderPlan(input: PlanInput): string {
@@ -53,7 +57,7 @@ export interface PlanFlags {
   readonly env?: ReadonlyArray<string>; // NAME=value
 }
 
-/** CLI flags to a PlanInput (defaults: image duet:latest, 4 shards, the pipeline's stages). */
+/** CLI flags to a PlanInput (defaults: image duet:latest, 4 shards, the registry's stages). */
 export function planInputFromArgs(
   flags: PlanFlags,
   defaults: { stages?: ReadonlyArray<PlanStage>; runId?: string; store?: string } = {},

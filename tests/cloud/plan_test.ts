@@ -14,9 +14,13 @@ import {
   PIPELINE_STAGES,
   type PlanInput,
   PlanInputError,
+  planInputFromArgs,
+  planStages,
   type PlanTarget,
   renderPlan,
 } from "../../pipeline/plan/render.ts";
+import { stages as registry } from "../../stages/registry.ts";
+import { awsRetryAction } from "./aws_batch_rules.ts";
 import { assert, assertEquals } from "./assert.ts";
 
 const base = (target: PlanTarget, extra: Partial<PlanInput> = {}): PlanInput => ({
@@ -28,9 +32,13 @@ const base = (target: PlanTarget, extra: Partial<PlanInput> = {}): PlanInput => 
   stages: PIPELINE_STAGES,
   ...extra,
 });
-const SHARDABLE = ["ingest", "normalize", "synthesize", "augment", "refine", "evaluate"];
+// Expectations come from the stage registry itself: a stage added there must show up in plans.
+const SHARDABLE: string[] = registry.filter((s) => s.shardable).map((s) => s.name);
 const GPU = ["train", "refine"];
-const ORDER = PIPELINE_STAGES.map((s) => s.name);
+const ORDER: string[] = registry.map((s) => s.name);
+const NEEDS: Record<string, string[]> = Object.fromEntries(
+  registry.map((s) => [s.name, [...s.needs]]),
+);
 const stageArgsOk = (args: string[], stage: string) => {
   assertEquals(args.slice(0, 6), [
     "stage",
@@ -60,7 +68,7 @@ Deno.test("plan argo: a Workflow valid against the Argo CRD schema, DAG in stage
   const dag = doc.spec.templates.find((t: any) => t.name === doc.spec.entrypoint).dag;
   assertEquals(dag.tasks.map((t: any) => t.name), ORDER);
   dag.tasks.forEach((t: any, i: number) => {
-    assertEquals(t.dependencies ?? [], i === 0 ? [] : [ORDER[i - 1]], t.name);
+    assertEquals(t.dependencies ?? [], NEEDS[ORDER[i]], t.name);
     assertEquals(t.withSequence?.count, SHARDABLE.includes(t.name) ? "4" : undefined, t.name);
   });
   for (const name of ORDER) {
@@ -104,7 +112,7 @@ Deno.test("plan k8s: Jobs valid against the Kubernetes schema; Indexed, retries,
   new Role(byKind("Role")[0]).validate();
   new RoleBinding(byKind("RoleBinding")[0]).validate();
   const jobs = byKind("Job");
-  assertEquals(jobs.length, 8);
+  assertEquals(jobs.length, ORDER.length);
   const names = jobs.map((j: any) => j.metadata.name);
   jobs.forEach((job: any, i: number) => {
     new Job(job).validate();
@@ -123,22 +131,9 @@ Deno.test("plan k8s: Jobs valid against the Kubernetes schema; Indexed, retries,
     for (const code of [75, 143]) assertEquals(k8sFailureAction(rules, code), "Count", `${code}`);
     for (const code of [64, 65, 1, 137]) assertEquals(k8sFailureAction(rules, code), "FailJob");
     const waits = spec.template.spec.initContainers.map((w: any) => w.args.at(-1));
-    assertEquals(waits, i === 0 ? [] : [`job/${names[i - 1]}`], stage);
+    assertEquals(waits, NEEDS[stage].map((n) => `job/${names[ORDER.indexOf(n)]}`), stage);
   });
 });
-
-/** AWS Batch evaluateOnExit: first entry whose every given pattern matches wins. */
-function awsRetryAction(rules: any[], exit: { code?: number; reason?: string }): string {
-  const glob = (pattern: string, value: string | undefined) =>
-    value !== undefined &&
-    (pattern.endsWith("*") ? value.startsWith(pattern.slice(0, -1)) : value === pattern);
-  for (const r of rules) {
-    const codeOk = r.onExitCode === undefined || glob(r.onExitCode, exit.code?.toString());
-    const reasonOk = r.onStatusReason === undefined || glob(r.onStatusReason, exit.reason);
-    if (codeOk && reasonOk) return r.action;
-  }
-  return "RETRY"; // no match: Batch retries while attempts remain
-}
 
 Deno.test("plan aws-batch: RegisterJobDefinition/SubmitJob fields per the AWS Batch API", () => {
   const doc = JSON.parse(renderPlan(base("aws-batch", { retries: 4 })));
@@ -147,7 +142,7 @@ Deno.test("plan aws-batch: RegisterJobDefinition/SubmitJob fields per the AWS Ba
   // containerProperties.image; resourceRequirements {type: GPU|MEMORY|VCPU, value: string};
   // retryStrategy.attempts 1-10; evaluateOnExit up to 5 entries, action RETRY|EXIT,
   // onExitCode/onStatusReason up to 512 chars, exit code patterns digits with an optional final *.
-  assertEquals(doc.jobDefinitions.length, 8);
+  assertEquals(doc.jobDefinitions.length, ORDER.length);
   doc.jobDefinitions.forEach((d: any, i: number) => {
     const stage = ORDER[i];
     assert(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(d.jobDefinitionName), d.jobDefinitionName);
@@ -186,7 +181,7 @@ Deno.test("plan aws-batch: RegisterJobDefinition/SubmitJob fields per the AWS Ba
     assertEquals(j.request.jobDefinition, doc.jobDefinitions[i].jobDefinitionName);
     assertEquals(j.request.jobQueue, GPU.includes(stage) ? "duet-gpu" : "duet-cpu");
     assertEquals(j.request.arrayProperties?.size, SHARDABLE.includes(stage) ? 4 : undefined);
-    assertEquals(j.after, i === 0 ? [] : [names[i - 1]]);
+    assertEquals(j.after, NEEDS[stage].map((n) => names[ORDER.indexOf(n)]));
   });
   const single = JSON.parse(renderPlan(base("aws-batch", { shardCount: 1 })));
   assert(
@@ -199,7 +194,7 @@ Deno.test("plan gcp-batch: Workflows steps creating Batch jobs, fields per the B
   const doc = parse(renderPlan(base("gcp-batch")));
   const steps = doc.main.steps.map((s: any) => Object.entries(s)[0]);
   const runs = steps.filter(([, v]: any) => v.call);
-  assertEquals(runs.length, 8);
+  assertEquals(runs.length, ORDER.length);
   runs.forEach(([name, step]: any, i: number) => {
     const stage = ORDER[i];
     assertEquals(name, `run_${stage}`);
@@ -252,4 +247,38 @@ Deno.test("plan: the stage registry is a parameter; bad input is refused", () =>
   assert(refused({ shardCount: 0 }));
   assert(refused({ stages: [{ name: "a", shardable: false, gpu: false, dependsOn: ["zzz"] }] }));
   assert(!refused({}), "the default input is fine");
+});
+
+Deno.test("plan: steps, dependencies and shards come from the stage registry", () => {
+  assertEquals(PIPELINE_STAGES, planStages(registry));
+  assertEquals(planInputFromArgs({ target: "argo", runId: "r", store: "s3://b/p" }).stages, [
+    ...PIPELINE_STAGES,
+  ]);
+  for (const [i, s] of PIPELINE_STAGES.entries()) {
+    assertEquals(s.name, registry[i].name);
+    assertEquals(s.shardable, registry[i].shardable, s.name);
+    assertEquals(s.dependsOn, NEEDS[s.name], s.name);
+    assertEquals(s.gpu, GPU.includes(s.name), s.name);
+  }
+  // A stage added to a registry is planned without touching the plan code.
+  const extended = [
+    ...registry,
+    { name: "calibrate", needs: ["train", "normalize"], shardable: true },
+  ];
+  const doc = JSON.parse(
+    renderPlan(base("aws-batch", { stages: planStages(extended), shardCount: 3 })),
+  );
+  const job = doc.jobs.at(-1);
+  assertEquals(job.request.jobName, "duet-run-2026-11-calibrate");
+  assertEquals(job.after, ["duet-run-2026-11-train", "duet-run-2026-11-normalize"]);
+  assertEquals(job.request.arrayProperties, { size: 3 });
+  assertEquals(job.request.jobQueue, "duet-cpu");
+  // A GPU stage name the registry does not have is refused, not silently dropped.
+  let refused = false;
+  try {
+    planStages(registry, ["train", "fit"]);
+  } catch (e) {
+    refused = e instanceof PlanInputError;
+  }
+  assert(refused, "unknown GPU stage");
 });
