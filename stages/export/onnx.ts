@@ -1,0 +1,192 @@
+/**
+ * The deployable Duet segmentation model: the engine's eval-mode forward graph (BatchNorm folded,
+ * no dropout, weights baked in, dynamic batch axis, opset 17) plus what a user of the file needs
+ * to run it without Duet's config, as ONNX metadata properties:
+ *
+ *   duet.format         "duet-segmentation-1"
+ *   duet.version        Duet version that wrote it
+ *   duet.classes        JSON array of class names; index = label value (0 = background)
+ *   duet.input_size     JSON [W, H]: slice width and height; the input tensor `image` is
+ *                       [batch, 1, H, W] (rows = y, columns = x of a volume's z-slice)
+ *   duet.normalize      JSON NormalizeRecipe (preprocess/normalize.ts) to apply to a new image
+ *   duet.config_digest  digest of the training config
+ *   duet.outputs        JSON list of outputs: "probs" = softmax [batch, K, H, W]
+ *   duet.model          network config (written by engine exportOnnx)
+ *
+ * `readDuetModel` reads these back and rejects any other ONNX file with one clear line.
+ */
+import type { UNet } from "../../engine/models/unet.ts";
+import { exportOnnx, type PredictOutput } from "../../engine/predict.ts";
+import { DataError, readFileBytes } from "../../io/errors.ts";
+import type { NormalizeRecipe } from "../../preprocess/normalize.ts";
+import { duetVersion } from "../../pipeline/version.ts";
+import { type OnnxHeader, readOnnxHeader } from "./onnx_proto.ts";
+
+export const DUET_FORMAT = "duet-segmentation-1";
+/** The opset the engine's ONNX writer emits. */
+export const EXPORT_OPSET = 17;
+
+export interface SegmentationInfo {
+  /** Class names, index = label value (0 = background). */
+  readonly classes: readonly string[];
+  /** Slice size [W, H] the network takes. */
+  readonly inputSize: readonly [number, number];
+  /** Preprocessing recipe to apply to new images. */
+  readonly normalize: NormalizeRecipe;
+  /** Digest of the training config. */
+  readonly configDigest: string;
+  /** Outputs of the graph (default ["probs"]). */
+  readonly outputs?: readonly PredictOutput[];
+  /** Requested opset (config.export.opset); only 17 can be written. */
+  readonly opset?: number;
+  /** More metadata properties (keys should start with "duet."). */
+  readonly extra?: Readonly<Record<string, string>>;
+}
+
+/** ONNX bytes of a trained U-Net with Duet's metadata (see the module comment). */
+export function exportSegmentation(model: UNet, info: SegmentationInfo): Uint8Array {
+  if (info.opset !== undefined && info.opset !== EXPORT_OPSET) {
+    throw new RangeError(
+      `export.opset ${info.opset}: the ONNX writer emits opset ${EXPORT_OPSET} (set export.opset to 17)`,
+    );
+  }
+  if (info.classes.length !== model.numClasses) {
+    throw new RangeError(
+      `${info.classes.length} class names for a model with ${model.numClasses} outputs`,
+    );
+  }
+  const [w, h] = info.inputSize;
+  const outputs = [...(info.outputs ?? ["probs"])];
+  return exportOnnx(model, {
+    spatial: [h, w],
+    outputs,
+    metadata: {
+      ...info.extra,
+      "duet.format": DUET_FORMAT,
+      "duet.version": duetVersion,
+      "duet.classes": JSON.stringify(info.classes),
+      "duet.input_size": JSON.stringify([w, h]),
+      "duet.normalize": JSON.stringify(info.normalize),
+      "duet.config_digest": info.configDigest,
+      "duet.outputs": JSON.stringify(outputs),
+    },
+  });
+}
+
+/** A Duet model file, validated. */
+export interface DuetModel {
+  readonly path: string;
+  readonly bytes: Uint8Array;
+  readonly version: string;
+  readonly classes: string[];
+  readonly inputSize: [number, number];
+  readonly normalize: NormalizeRecipe;
+  readonly configDigest: string;
+  readonly outputs: PredictOutput[];
+  /** Network config (duet.model), e.g. {kind: "unet2d", numClasses, ...}. */
+  readonly network: Record<string, unknown>;
+  readonly opset: number;
+  readonly header: OnnxHeader;
+}
+
+const INTENSITY_KINDS = ["zscore", "percentile", "window", "none"];
+
+function parseJson(path: string, key: string, text: string | undefined): unknown {
+  if (text === undefined) {
+    throw new DataError(path, `Duet model without the ${key} metadata property`, REEXPORT);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new DataError(path, `Duet model metadata ${key} is not valid JSON`, REEXPORT);
+  }
+}
+
+const REEXPORT = "re-export the model with `deno task pipeline run` (export stage)";
+
+/** Validates the bytes of a Duet model file; `path` is for messages. */
+export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
+  let header: OnnxHeader;
+  try {
+    header = readOnnxHeader(bytes);
+  } catch (e) {
+    throw new DataError(
+      path,
+      `not an ONNX model (${(e as Error).message})`,
+      "give the model.onnx written by Duet's export stage",
+    );
+  }
+  const m = header.metadata;
+  const format = m["duet.format"];
+  if (format === undefined) {
+    const by = header.producer ? ` (producer "${header.producer}")` : "";
+    throw new DataError(
+      path,
+      `an ONNX model${by} but not a Duet segmentation export: no duet.format metadata`,
+      "give the model.onnx written by Duet's export stage",
+    );
+  }
+  if (format !== DUET_FORMAT) {
+    throw new DataError(
+      path,
+      `Duet model format "${format}" is not supported (this Duet ${duetVersion} reads "${DUET_FORMAT}")`,
+      REEXPORT,
+    );
+  }
+  const classes = parseJson(path, "duet.classes", m["duet.classes"]);
+  if (
+    !Array.isArray(classes) || classes.length < 2 || !classes.every((c) => typeof c === "string")
+  ) {
+    throw new DataError(path, "duet.classes must be a JSON list of at least 2 names", REEXPORT);
+  }
+  const size = parseJson(path, "duet.input_size", m["duet.input_size"]);
+  if (
+    !Array.isArray(size) || size.length !== 2 ||
+    !size.every((v) => Number.isInteger(v) && v > 0)
+  ) {
+    throw new DataError(path, "duet.input_size must be a JSON [width, height]", REEXPORT);
+  }
+  const normalize = parseJson(path, "duet.normalize", m["duet.normalize"]) as NormalizeRecipe;
+  if (
+    typeof normalize !== "object" || normalize === null ||
+    !INTENSITY_KINDS.includes(normalize.intensity?.kind)
+  ) {
+    throw new DataError(path, "duet.normalize is not a normalisation recipe", REEXPORT);
+  }
+  const network = parseJson(path, "duet.model", m["duet.model"]) as Record<string, unknown>;
+  const outputs = (m["duet.outputs"] ? parseJson(path, "duet.outputs", m["duet.outputs"]) : [
+    "probs",
+  ]) as PredictOutput[];
+  const image = header.inputs.find((i) => i.name === "image");
+  const [w, h] = size as number[];
+  if (
+    !image || image.shape.length !== 4 || image.shape[2] !== h || image.shape[3] !== w ||
+    !header.outputs.some((o) => o.name === "probs")
+  ) {
+    throw new DataError(
+      path,
+      `Duet model graph does not match its metadata (input ${
+        image ? `[${image.shape.join(", ")}]` : "missing"
+      }, expected [batch, C, ${h}, ${w}] and a probs output)`,
+      REEXPORT,
+    );
+  }
+  return {
+    path,
+    bytes,
+    version: m["duet.version"] ?? "unknown",
+    classes: classes as string[],
+    inputSize: [w, h],
+    normalize,
+    configDigest: m["duet.config_digest"] ?? "",
+    outputs,
+    network,
+    opset: header.opsets[""] ?? 0,
+    header,
+  };
+}
+
+/** Reads and validates a Duet model file (DataError, one line, for anything else). */
+export function readDuetModel(path: string): DuetModel {
+  return parseDuetModel(path, readFileBytes(path));
+}
