@@ -24,12 +24,61 @@ export type CaseRecord = typeof CaseRecord.Type;
 export const IngestOutput = Schema.Struct({ cases: Schema.Array(CaseRecord) });
 export type IngestOutput = typeof IngestOutput.Type;
 
+const Vec2 = Schema.Tuple([Schema.Number, Schema.Number]);
+const optional = Schema.optionalKey;
+
+/** preprocess/normalize.ts NormalizeRecipe (stages/normalize/recipe.ts builds it from config). */
+export const NormalizeRecipeSchema = Schema.Struct({
+  intensity: Schema.Union([
+    Schema.Struct({ kind: Schema.Literal("zscore"), nonzero: optional(Schema.Boolean) }),
+    Schema.Struct({
+      kind: Schema.Literal("percentile"),
+      lower: Schema.Number,
+      upper: Schema.Number,
+      nonzero: optional(Schema.Boolean),
+    }),
+    Schema.Struct({ kind: Schema.Literal("window"), center: Schema.Number, width: Schema.Number }),
+    Schema.Struct({ kind: Schema.Literal("none") }),
+  ]),
+  crop: optional(Schema.Struct({
+    by: Schema.Literals(["foreground", "body"]),
+    margin: Schema.Union([Schema.Number, Vec3]),
+    threshold: optional(Schema.Number),
+    axes: optional(Schema.Literals(["xy", "xyz"])),
+    atPredict: optional(Schema.Literals(["body", "none"])),
+  })),
+  spacing: optional(Schema.Union([Vec2, Vec3])),
+  size: optional(Vec2),
+  slices: optional(Schema.Literals(["all", "foreground"])),
+});
+
+const Grid = { shape: Vec3, spacing: Vec3 };
+
+/** preprocess/normalize.ts CaseTransform: everything done to one case, to repeat it on a new
+ * image (applyRecorded) and to map predictions back (restoreToOriginal, stages/slices.ts). */
+export const CaseTransformSchema = Schema.Struct({
+  version: Schema.Literal(1),
+  recipe: NormalizeRecipeSchema,
+  original: Schema.Struct({ ...Grid, affine: Schema.Array(Schema.Number) }),
+  crop: Schema.Struct({ start: Vec3, size: Vec3 }),
+  intensity: Schema.Struct({
+    kind: Schema.Literals(["zscore", "percentile", "window", "none"]),
+    clip: Schema.NullOr(Vec2),
+    offset: Schema.Number,
+    scale: Schema.Number,
+    keepZeros: Schema.Boolean,
+  }),
+  resampled: Schema.Struct(Grid),
+  output: Schema.Struct({ ...Grid, affine: Schema.Array(Schema.Number) }),
+  slices: Schema.Array(Schema.Int),
+});
+
 /** How a case was normalized: enough to apply the same to a new image and to map back. */
 export const NormalizeParams = Schema.Struct({
-  mean: Schema.Number,
-  std: Schema.Number,
-  originalShape: Vec3,
-  size: Schema.Tuple([Schema.Number, Schema.Number]),
+  /** 2D slice size [W, H] (= transform.output.shape[0..1]). */
+  size: Vec2,
+  /** The full recorded transform of this case. */
+  transform: CaseTransformSchema,
 });
 export type NormalizeParams = typeof NormalizeParams.Type;
 
@@ -38,7 +87,8 @@ export const SliceCase = Schema.Struct({
   role: Schema.Literals(Roles),
   artifact: Schema.String,
   slices: Schema.Int,
-  /** Slices whose labels training may read (exemplar: one; labelled: all or foreground ones). */
+  /** Slices whose labels training may read (exemplar: one; labelled: all or foreground ones).
+   * Validation and test cases store every slice's label for evaluation, but none here. */
   trainLabels: Schema.Array(Schema.Int),
   params: NormalizeParams,
 });

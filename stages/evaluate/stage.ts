@@ -17,8 +17,7 @@ import { type CaseMetrics, computeMetrics } from "../../metrics/medpy.ts";
 import { aggregateMetrics, METRIC_NAMES, metricsCsv } from "../../metrics/aggregate.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { decodeArrays } from "../codec.ts";
-import { loadCase, normalizedCases } from "../slices.ts";
-import { resizeNearest } from "../normalize/resize.ts";
+import { loadCase, normalizedCases, restoreLabels } from "../slices.ts";
 import { PixelModel } from "../train/pixel_model.ts";
 import { predictVolume } from "../train/predict.ts";
 import { renderSimpleReport } from "./report.ts";
@@ -60,17 +59,7 @@ export const evaluate = defineStage({
           .data as Uint8Array<ArrayBuffer>;
         for (const { name, model } of models) {
           const small = predictVolume(model, c.image, nz, c.width, c.height);
-          let pred: Uint8Array = new Uint8Array(nx * ny * nz);
-          for (let z = 0; z < nz; z++) {
-            resizeNearest(
-              small.subarray(z * c.width * c.height, (z + 1) * c.width * c.height),
-              c.width,
-              c.height,
-              nx,
-              ny,
-              pred.subarray(z * nx * ny, (z + 1) * nx * ny),
-            );
-          }
+          let pred: Uint8Array = restoreLabels(info, small);
           if (config.largestComponent) pred = keepLargestComponent(pred, [nx, ny, nz]);
           const metrics = computeMetrics({ data: pred, shape: [nx, ny, nz] }, {
             data: label,

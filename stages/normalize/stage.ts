@@ -1,18 +1,34 @@
 /**
- * normalize: z-score intensities per volume, resize each z-slice to the network size, and store
- * the slices of each case with the labels training may read (the exemplar's one slice; labelled
- * cases' slices) or evaluation needs (validation, test). Parameters are recorded per case.
+ * normalize: each ingested case through preprocess/normalize.ts normalizeCase with the recipe of
+ * the `normalize` config (recipe.ts recipeOf): in-plane body crop, intensity, resampling, resize
+ * to `size`, every z-slice emitted. The full CaseTransform is recorded per case in the summary
+ * (params.transform), so predict/export repeat it (applyRecorded) and evaluation maps
+ * predictions back to the original grid (stages/slices.ts restoreLabels).
+ *
+ * Labels stored per role: the exemplar's ONE annotated slice; labelled cases all slices, or only
+ * those with foreground (`slices: "foreground"`); validation and test all slices (evaluation);
+ * unlabelled none (ingest never had them).
+ *
+ * Artifact `slices-<id>.bin`, one per case, in the stages/codec.ts container rather than a
+ * preprocess/shard.ts slice shard: readers (stages/slices.ts loadCase) want the case's whole
+ * nz x H x W image as one contiguous Float32Array, which the container holds as is, while the
+ * slice shard interleaves image and label per slice; and Upstream.read fetches whole artifacts,
+ * so the shard's per-slice range reads would buy nothing. One artifact per case is what train
+ * streams: it loads one case at a time.
  */
 import { Effect } from "effect";
 import { NormalizeConfig } from "../../schemas/config.ts";
 import { type IngestOutput, NormalizeOutput, type SliceCase } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
+import { ConfigError } from "../../pipeline/errors.ts";
+import { normalizeCase } from "../../preprocess/normalize.ts";
+import type { LabelVolume, Volume } from "../../io/volume.ts";
 import { decodeArrays, encodeArrays } from "../codec.ts";
-import { resizeBilinear, resizeNearest } from "./resize.ts";
+import { recipeOf } from "./recipe.ts";
 
 export const normalize = defineStage({
   name: "normalize",
-  version: 1,
+  version: 2,
   needs: ["ingest"],
   shardable: true,
   select: (c) => c.normalize,
@@ -23,66 +39,79 @@ export const normalize = defineStage({
       const upstream = ctx.input("ingest");
       const all = upstream.summaries.flatMap((s) => (s as IngestOutput).cases);
       const mine = all.filter((_, i) => i % ctx.shard.count === ctx.shard.index);
-      const [W, H] = config.size;
+      const recipe = recipeOf(config);
+      if (recipe.spacing?.length === 3 && all.some((c) => c.role === "exemplar")) {
+        return yield* new ConfigError({
+          problems: [
+            "normalize.spacing: an exemplar's slice index must stay valid: give [x, y] (keeps z)",
+          ],
+        });
+      }
       const bar = ctx.reporter.progress("normalize", mine.length);
       const cases: SliceCase[] = [];
       for (const c of mine) {
-        const { arrays } = decodeArrays(yield* upstream.read(c.artifact));
-        const image = arrays.image.data as Float32Array;
+        const { meta, arrays } = decodeArrays(yield* upstream.read(c.artifact));
+        const image: Volume = {
+          data: arrays.image.data as Float32Array,
+          shape: c.shape,
+          spacing: c.spacing,
+          affine: c.affine,
+        };
         const [nx, ny, nz] = c.shape;
-        let sum = 0, sq = 0;
-        for (const v of image) (sum += v), (sq += v * v);
-        const mean = config.intensity === "none" ? 0 : sum / image.length;
-        const std = config.intensity === "none"
-          ? 1
-          : Math.sqrt(Math.max(sq / image.length - mean * mean, 1e-12));
-        const slices = new Float32Array(nz * W * H);
-        const plane = new Float32Array(nx * ny);
-        for (let z = 0; z < nz; z++) {
-          for (let i = 0; i < nx * ny; i++) plane[i] = (image[z * nx * ny + i] - mean) / std;
-          resizeBilinear(plane, nx, ny, W, H, slices.subarray(z * W * H, (z + 1) * W * H));
-        }
-        const labelSlices = c.role === "exemplar"
-          ? [c.exemplarSlice!]
-          : c.hasLabel
-          ? Array.from({ length: nz }, (_, z) => z)
-          : [];
-        const labels = new Uint8Array(labelSlices.length * W * H);
+        const stored = (meta.labelSlices as number[] | undefined) ?? [];
         const source = arrays.label?.data as Uint8Array | undefined;
-        labelSlices.forEach((z, k) =>
-          resizeNearest(
-            source!.subarray(z * nx * ny, (z + 1) * nx * ny),
-            nx,
-            ny,
-            W,
-            H,
-            labels.subarray(k * W * H, (k + 1) * W * H),
-          )
+        // The exemplar's one slice goes into an otherwise empty volume; labelledZ keeps the
+        // other slices label-free.
+        let label: LabelVolume | undefined;
+        if (source && stored.length > 0) {
+          let data = source;
+          if (stored.length !== nz) {
+            data = new Uint8Array(nx * ny * nz);
+            stored.forEach((z, k) =>
+              data.set(source.subarray(k * nx * ny, (k + 1) * nx * ny), z * nx * ny)
+            );
+          }
+          label = { data, shape: c.shape, spacing: c.spacing, affine: c.affine };
+        }
+        const { slices, transform } = yield* Effect.try({
+          try: () =>
+            normalizeCase(
+              c.id,
+              image,
+              label,
+              recipe,
+              label && stored.length !== nz ? { labelledZ: stored } : {},
+            ),
+          catch: (e) => e,
+        });
+        const [W, H] = [transform.output.shape[0], transform.output.shape[1]];
+        const plane = W * H;
+        const out = new Float32Array(slices.length * plane);
+        slices.forEach((s, k) => out.set(s.image, k * plane));
+        // Slices (output z) whose label is stored; loadCase's label(z) indexes the same z.
+        const hasForeground = (l: Uint8Array) => l.some((v) => v !== 0);
+        const keep = slices.filter((s) =>
+          s.label !== undefined &&
+          (c.role !== "labelled" || config.slices === "all" || hasForeground(s.label))
         );
-        const hasForeground = (k: number) =>
-          labels.subarray(k * W * H, (k + 1) * W * H).some((v) => v !== 0);
-        const trainLabels = c.role === "exemplar"
-          ? labelSlices
-          : c.role === "labelled"
-          ? labelSlices.filter((_, k) => config.slices === "all" || hasForeground(k))
-          : [];
+        const labels = new Uint8Array(keep.length * plane);
+        keep.forEach((s, k) => labels.set(s.label!, k * plane));
+        const labelSlices = keep.map((s) => s.z);
         const artifact = `slices-${c.id}.bin`;
         yield* ctx.write(
           artifact,
           encodeArrays({ id: c.id, labelSlices }, {
-            image: { data: slices, shape: [nz, H, W] },
-            ...(labelSlices.length
-              ? { label: { data: labels, shape: [labelSlices.length, H, W] } }
-              : {}),
+            image: { data: out, shape: [slices.length, H, W] },
+            ...(keep.length ? { label: { data: labels, shape: [keep.length, H, W] } } : {}),
           }),
         );
         cases.push({
           id: c.id,
           role: c.role,
           artifact,
-          slices: nz,
-          trainLabels,
-          params: { mean, std, originalShape: c.shape, size: [W, H] },
+          slices: slices.length,
+          trainLabels: c.role === "exemplar" || c.role === "labelled" ? labelSlices : [],
+          params: { size: [W, H], transform },
         });
         bar.tick();
       }
