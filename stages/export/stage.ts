@@ -6,9 +6,9 @@ import { Effect, Schema } from "effect";
 import { ExportConfig } from "../../schemas/config.ts";
 import { ExportOutput, type NormalizeOutput, type TrainOutput } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
-import { encodeJson } from "../../pipeline/digest.ts";
 import { duetVersion } from "../../pipeline/version.ts";
-import { decodeArrays } from "../codec.ts";
+import { exportOnnx } from "../../engine/predict.ts";
+import { decodeModel } from "../train/model.ts";
 
 export const exportModel = defineStage({
   name: "export",
@@ -26,21 +26,23 @@ export const exportModel = defineStage({
     Effect.gen(function* () {
       const trained = ctx.input("train");
       const summary = trained.summaries[0] as TrainOutput;
-      const artifact = summary.models[config.model === "a" ? 0 : 1];
-      const { meta, arrays } = decodeArrays(yield* trained.read(artifact));
+      const { model } = decodeModel(
+        yield* trained.read(summary.models[config.model === "a" ? 0 : 1]),
+      );
       const norm = ctx.input("normalize").summaries as NormalizeOutput[];
+      const size = norm[0]?.cases[0]?.params.size ?? [0, 0];
       yield* ctx.write(
-        "model.json",
-        encodeJson({
-          format: "duet-pixel-softmax",
-          duetVersion,
-          classes,
-          normalize,
-          inputSize: norm[0]?.cases[0]?.params.size ?? null,
-          model: meta,
-          weights: [...(arrays.weights.data as Float32Array)],
+        "model.onnx",
+        exportOnnx(model, {
+          spatial: [size[1], size[0]],
+          metadata: {
+            "duet.version": duetVersion,
+            "duet.classes": JSON.stringify(classes),
+            "duet.input_size": JSON.stringify(size),
+            "duet.normalize": JSON.stringify(normalize),
+          },
         }),
       );
-      return { model: "model.json", format: "duet-pixel-softmax" };
+      return { model: "model.onnx", format: "onnx" };
     }),
 });

@@ -8,9 +8,10 @@ import { RefineConfig } from "../../schemas/config.ts";
 import { RefineOutput, type TrainOutput } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
 import { ConfigError } from "../../pipeline/errors.ts";
-import { decodeArrays, encodeArrays } from "../codec.ts";
+import { encodeArrays } from "../codec.ts";
+import { Predictor } from "../../engine/predict.ts";
+import { decodeModel, predictSlices } from "../train/model.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
-import { FEATURES, pixelFeatures, PixelModel } from "../train/pixel_model.ts";
 
 export const refine = defineStage({
   name: "refine",
@@ -32,34 +33,37 @@ export const refine = defineStage({
       }
       const norm = ctx.input("normalize");
       const trained = ctx.input("train");
-      const models: PixelModel[] = [];
-      for (const artifact of (trained.summaries[0] as TrainOutput).models) {
-        const m = new PixelModel(classes, () => 0);
-        m.weights.set(
-          decodeArrays(yield* trained.read(artifact)).arrays.weights.data as Float32Array,
-        );
-        models.push(m);
-      }
       const pool = normalizedCases(norm).filter((c, i) =>
         c.role === "unlabelled" && i % ctx.shard.count === ctx.shard.index
       );
+      if (!pool.length) return { enabled: true, pseudoLabelledSlices: 0, models: [] };
+      const [W, H] = pool[0].params.size;
+      const predictors: Predictor[] = [];
+      for (const artifact of (trained.summaries[0] as TrainOutput).models) {
+        const { model } = decodeModel(yield* trained.read(artifact));
+        predictors.push(yield* Effect.promise(() => Predictor.create(model, { spatial: [H, W] })));
+      }
       let slices = 0;
+      const bar = ctx.reporter.progress("refine", pool.length);
       for (const info of pool) {
         const c = yield* loadCase(norm, info);
         const plane = c.width * c.height;
+        const probs = predictors.map(() => new Float32Array(info.slices * classes * plane));
+        for (const [k, p] of predictors.entries()) {
+          yield* Effect.promise(() =>
+            predictSlices(p, c.image, info.slices, c.width, c.height, 8, probs[k])
+          );
+        }
         const labels = new Uint8Array(info.slices * plane);
-        const features = new Float32Array(FEATURES * plane);
-        const probs = models.map(() => new Float32Array(classes * plane));
         for (let z = 0; z < info.slices; z++) {
-          pixelFeatures(c.image.subarray(z * plane, (z + 1) * plane), c.width, c.height, features);
-          models.forEach((m, k) => m.predict(features, plane, probs[k]));
-          for (let p = 0; p < plane; p++) {
+          for (let q = 0; q < plane; q++) {
             let best = 0, bestP = -1;
             for (let k = 0; k < classes; k++) {
-              const mean = probs.reduce((s, pr) => s + pr[k * plane + p], 0) / probs.length;
+              const i = (z * classes + k) * plane + q;
+              const mean = probs.reduce((s, pr) => s + pr[i], 0) / probs.length;
               if (mean > bestP) [best, bestP] = [k, mean];
             }
-            labels[z * plane + p] = bestP >= config.confidence ? best : 255;
+            labels[z * plane + q] = bestP >= config.confidence ? best : 255;
           }
         }
         slices += info.slices;
@@ -69,7 +73,10 @@ export const refine = defineStage({
             label: { data: labels, shape: [info.slices, c.height, c.width] },
           }),
         );
+        bar.tick();
       }
+      bar.done();
+      yield* Effect.promise(() => Promise.all(predictors.map((p) => p.release())));
       return { enabled: true, pseudoLabelledSlices: slices, models: [] };
     }),
 });

@@ -1,20 +1,26 @@
 /**
- * synthesize (ELSNet): annotated samples made from the exemplar / labelled slices. Sample i is
- * drawn from rng.fork(i), so shards produce identical samples to a single process.
+ * synthesize (ELSNet): annotated samples made from the exemplar / labelled slices by a global
+ * affine + elastic deformation, cut-and-paste of each labelled region with its own transform onto
+ * the deformed exemplar or an unlabelled background, and an intensity change
+ * (transforms/synthesis.ts). Sample i is drawn from rng.fork(i), so shards produce the same
+ * samples as a single process.
  */
 import { Effect, Schema } from "effect";
 import { SynthesizeConfig } from "../../schemas/config.ts";
 import { SynthesizeOutput } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
 import { Rng } from "../../random/rng.ts";
-import { ViewAugmenter } from "../../transforms/views.ts";
-import { image2d, label2d } from "../../transforms/image2d.ts";
+import { type Image2D, image2d, label2d } from "../../transforms/image2d.ts";
+import { synthesizeSample } from "../../transforms/synthesis.ts";
 import { encodeArrays } from "../codec.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
 
+/** Unlabelled slices offered as backgrounds (a seeded sample keeps memory bounded). */
+const BACKGROUNDS = 64;
+
 export const synthesize = defineStage({
   name: "synthesize",
-  version: 1,
+  version: 2,
   needs: ["normalize"],
   shardable: true,
   select: (c) => ({ synthesize: c.synthesize, seed: c.seed }),
@@ -22,41 +28,62 @@ export const synthesize = defineStage({
   output: SynthesizeOutput,
   run: (ctx, { synthesize: config, seed }) =>
     Effect.gen(function* () {
+      const mine = Array.from({ length: config.count }, (_, i) => i).filter((i) =>
+        i % ctx.shard.count === ctx.shard.index
+      );
       const up = ctx.input("normalize");
-      const sources: { image: Float32Array; label: Uint8Array; w: number; h: number }[] = [];
-      for (const info of normalizedCases(up).filter((c) => c.trainLabels.length > 0)) {
+      const cases = normalizedCases(up);
+      const labelled = cases.filter((c) => c.trainLabels.length > 0);
+      if (!labelled.length || !mine.length) return { samples: 0, artifacts: [] };
+      const root = new Rng(seed).fork("synthesize");
+      const sources: { image: Image2D; label: ReturnType<typeof label2d> }[] = [];
+      for (const info of labelled) {
         const c = yield* loadCase(up, info);
         const plane = c.width * c.height;
         for (const z of info.trainLabels) {
           sources.push({
-            image: c.image.subarray(z * plane, (z + 1) * plane),
-            label: c.label(z)!,
-            w: c.width,
-            h: c.height,
+            image: image2d(c.width, c.height, c.image.subarray(z * plane, (z + 1) * plane)),
+            label: label2d(c.width, c.height, c.label(z)!),
           });
         }
       }
-      const mine = Array.from({ length: config.count }, (_, i) => i).filter((i) =>
-        i % ctx.shard.count === ctx.shard.index
-      );
-      if (!sources.length || !mine.length) return { samples: 0, artifacts: [] };
-      const { w, h } = sources[0];
-      const augment = new ViewAugmenter({
-        weak: {
-          zoomProbability: 0.5,
-          zoom: [Math.max(1, config.scale[0]), Math.max(1, config.scale[1])],
-        },
-      });
+      const pool = cases.filter((c) => c.role === "unlabelled");
+      const pick = root.fork("backgrounds");
+      const wanted = new Map<string, number[]>();
+      for (let k = 0; pool.length && k < BACKGROUNDS; k++) {
+        const info = pool[pick.int(0, pool.length)];
+        wanted.set(info.id, [...(wanted.get(info.id) ?? []), pick.int(0, info.slices)]);
+      }
+      const backgrounds: Image2D[] = [];
+      for (const info of pool.filter((c) => wanted.has(c.id))) {
+        const c = yield* loadCase(up, info);
+        const plane = c.width * c.height;
+        for (const z of wanted.get(info.id)!) {
+          backgrounds.push(
+            image2d(c.width, c.height, c.image.slice(z * plane, (z + 1) * plane)),
+          );
+        }
+      }
+      const { width: w, height: h } = sources[0].image;
       const images = new Float32Array(mine.length * w * h);
       const labels = new Uint8Array(mine.length * w * h);
-      const root = new Rng(seed).fork("synthesize");
+      const bar = ctx.reporter.progress("synthesize", mine.length);
       mine.forEach((i, k) => {
         const rng = root.fork(i);
-        const src = sources[rng.int(0, sources.length)];
-        const pair = augment.pair(image2d(w, h, src.image), rng, label2d(w, h, src.label));
-        images.set(pair.strong.data, k * w * h);
-        labels.set(pair.weakLabel.data, k * w * h);
+        const exemplar = sources[rng.int(0, sources.length)];
+        const s = synthesizeSample(exemplar, backgrounds, rng, {
+          affine: { scale: config.scale, rotationDeg: config.rotateDegrees },
+          elastic: { alpha: config.elastic.alpha, sigma: config.elastic.sigma },
+          backgroundProbability: config.backgroundProbability,
+          pasteProbability: config.pasteProbability,
+          pasteScale: config.scale,
+          pasteRotationDeg: config.rotateDegrees,
+        });
+        images.set(s.image.data, k * w * h);
+        labels.set(s.label.data, k * w * h);
+        bar.tick();
       });
+      bar.done();
       const artifact = `synthetic-${ctx.shard.index}.bin`;
       yield* ctx.write(
         artifact,

@@ -1,35 +1,51 @@
 /**
- * train: two models learn together. Each step: both fit the labelled batch (exemplar/labelled
- * slices + synthetic samples, weak views); for the mutual-learning methods each model's confident
- * predictions on weak views of unlabelled slices supervise the OTHER model on strong views
- * (weight ramped with sigmoid_rampup). Checkpoints every N steps (weights, optimizer state, RNG,
- * curves); a retried attempt continues from the newest and ends bit-identical.
+ * train: two U-Nets learn together on the engine (one ONNX graph per step: forward, gradients,
+ * optimizer). The method (stages/train/methods.ts) decides the losses; this loop draws batches
+ * and views from a seeded Rng, feeds the ramped weights, validates, and checkpoints everything
+ * (weights, optimizer state, both Rngs, curves, best models) every N steps so a retried attempt
+ * continues from the newest checkpoint and ends bit-identical.
  */
 import { Effect, Schema } from "effect";
-import { TrainConfig } from "../../schemas/config.ts";
-import { type SynthesizeOutput, TrainOutput } from "../../schemas/outputs.ts";
-import { defineStage } from "../../pipeline/stage.ts";
+import { AugmentConfig, TrainConfig } from "../../schemas/config.ts";
+import { TrainOutput } from "../../schemas/outputs.ts";
+import { defineStage, type StageContext } from "../../pipeline/stage.ts";
 import { encodeJson } from "../../pipeline/digest.ts";
-import { Interrupted } from "../../pipeline/errors.ts";
+import { ConfigError, Interrupted, StageFailed } from "../../pipeline/errors.ts";
 import { abortSignalName } from "../../pipeline/runner.ts";
 import { Rng } from "../../random/rng.ts";
-import { allocViewBatch, mixLikeStrong, ViewAugmenter } from "../../transforms/views.ts";
-import { AugmentConfig } from "../../schemas/config.ts";
+import { UNet } from "../../engine/models/unet.ts";
+import { TrainStep } from "../../engine/train.ts";
+import { adam, adamw, sgd } from "../../engine/optim.ts";
+import { emaUpdate } from "../../engine/perturb.ts";
+import { Predictor } from "../../engine/predict.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../engine/checkpoint.ts";
+import { allocViewBatch, ViewAugmenter } from "../../transforms/views.ts";
 import { image2d, label2d } from "../../transforms/image2d.ts";
-import { decodeArrays, encodeArrays } from "../codec.ts";
-import { loadCase, normalizedCases } from "../slices.ts";
-import { FEATURES, pixelFeatures, PixelModel } from "./pixel_model.ts";
-import { sigmoidRampup } from "./ramps.ts";
-import { diceScores, predictVolume } from "./predict.ts";
+import { pasteBox } from "../../transforms/intensity.ts";
+import { encodeModel, unetConfig } from "./model.ts";
+import { methods, type Shapes } from "./methods.ts";
+import { type LabelledSlice, loadPool } from "./pool.ts";
+import { validationDice } from "./validate.ts";
 
-interface Sample {
-  image: Float32Array;
-  label?: Uint8Array;
+interface CurvePoint {
+  step: number;
+  loss: number;
+  logs: Record<string, number>;
+  dice?: number[];
 }
+
+const Input = Schema.Struct({
+  train: TrainConfig,
+  augment: AugmentConfig,
+  seed: Schema.Int,
+  classes: Schema.Int,
+});
+
+const failed = (message: string) => new StageFailed({ stage: "train", message, transient: false });
 
 export const train = defineStage({
   name: "train",
-  version: 1,
+  version: 2,
   needs: ["normalize", "synthesize", "augment"],
   shardable: false,
   select: (c) => ({
@@ -38,203 +54,228 @@ export const train = defineStage({
     seed: c.seed,
     classes: c.data.classes.length,
   }),
-  input: Schema.Struct({
-    train: TrainConfig,
-    augment: AugmentConfig,
-    seed: Schema.Int,
-    classes: Schema.Int,
-  }),
+  input: Input,
   output: TrainOutput,
-  run: (ctx, { train: config, augment, seed, classes }) =>
-    Effect.gen(function* () {
-      const started = performance.now();
-      const norm = ctx.input("normalize");
-      const labelled: Sample[] = [];
-      const unlabelled: Sample[] = [];
-      const validation: { image: Float32Array; labels: Uint8Array; slices: number }[] = [];
-      let w = 0, h = 0;
-      for (const info of normalizedCases(norm)) {
-        if (info.role === "test") continue;
-        const c = yield* loadCase(norm, info);
-        [w, h] = [c.width, c.height];
-        const plane = w * h;
-        if (info.role === "validation") {
-          const labels = new Uint8Array(info.slices * plane);
-          for (let z = 0; z < info.slices; z++) labels.set(c.label(z)!, z * plane);
-          validation.push({ image: c.image, labels, slices: info.slices });
-          continue;
-        }
-        for (let z = 0; z < info.slices; z++) {
-          const image = c.image.subarray(z * plane, (z + 1) * plane);
-          if (info.trainLabels.includes(z)) labelled.push({ image, label: c.label(z) });
-          else unlabelled.push({ image });
-        }
-      }
-      const synth = ctx.input("synthesize");
-      for (const name of (synth.summaries as SynthesizeOutput[]).flatMap((s) => s.artifacts)) {
-        const { arrays } = decodeArrays(yield* synth.read(name));
-        const n = arrays.image.shape[0], plane = w * h;
-        for (let i = 0; i < n; i++) {
-          labelled.push({
-            image: (arrays.image.data as Float32Array).subarray(i * plane, (i + 1) * plane),
-            label: (arrays.label.data as Uint8Array).subarray(i * plane, (i + 1) * plane),
-          });
-        }
-      }
-      const mutual = config.method !== "supervised" && unlabelled.length > 0 &&
-        config.batch.unlabelled > 0;
-
-      // State: restored from the newest checkpoint when a previous attempt left one.
-      let rng = new Rng(seed).fork("train");
-      const init = rng.fork("init");
-      const models = [
-        new PixelModel(classes, () => init.normal()),
-        new PixelModel(classes, () => init.normal()),
-      ];
-      let step = 0;
-      let curves: { step: number; loss: number[]; dice?: number[] }[] = [];
-      const saved = yield* ctx.checkpoints.load("latest.bin");
-      if (saved) {
-        const { meta, arrays } = decodeArrays(saved);
-        step = meta.step as number;
-        curves = meta.curves as typeof curves;
-        rng = new Rng(Uint32Array.from(meta.rng as number[]));
-        models.forEach((m, k) => {
-          m.weights.set(arrays[`w${k}`].data as Float32Array);
-          m.velocity.set(arrays[`v${k}`].data as Float32Array);
-        });
-        ctx.reporter.info(`train: resuming from checkpoint at step ${step}`);
-      }
-      const checkpoint = () =>
-        ctx.checkpoints.save(
-          "latest.bin",
-          encodeArrays(
-            { step, curves, rng: [...rng.state()] },
-            Object.fromEntries(models.flatMap((m, k) => [
-              [`w${k}`, { data: m.weights, shape: [m.weights.length] }],
-              [`v${k}`, { data: m.velocity, shape: [m.velocity.length] }],
-            ])),
-          ),
-        );
-
-      const plane = w * h;
-      const views = new ViewAugmenter(augment);
-      const lb = allocViewBatch(config.batch.labelled, h, w, true);
-      const ub = allocViewBatch(Math.max(config.batch.unlabelled, 1), h, w, true);
-      const features = new Float32Array(FEATURES * plane);
-      const probs = new Float32Array(classes * plane);
-      const pseudo = [new Uint8Array(ub.n * plane), new Uint8Array(ub.n * plane)];
-      const pseudoStrong = [new Uint8Array(ub.n * plane), new Uint8Array(ub.n * plane)];
-      const grads = models.map(() => new Float32Array(classes * FEATURES));
-      const bar = ctx.reporter.progress(`train ${config.method}`, config.steps);
-      bar.tick(step);
-      while (step < config.steps) {
-        // A macrotask turn per step, so SIGTERM/SIGINT listeners run during the synchronous math.
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 0)));
-        if (ctx.signal.aborted) {
-          yield* checkpoint();
-          return yield* new Interrupted({ signal: abortSignalName(ctx.signal) });
-        }
-        const lr = config.optimizer.lr *
-          (config.optimizer.schedule === "poly" ? Math.pow(1 - step / config.steps, 0.9) : 1);
-        const weight = config.consistency *
-          sigmoidRampup(Math.floor(step / config.rampupEpoch), config.rampup);
-        grads.forEach((g) => g.fill(0));
-        const loss = [0, 0];
-        const batch = Array.from({ length: lb.n }, () => labelled[rng.int(0, labelled.length)]);
-        views.batch(
-          batch.map((s) => image2d(w, h, s.image)),
-          rng,
-          lb,
-          batch.map((s) => label2d(w, h, s.label!)),
-        );
-        for (let i = 0; i < lb.n; i++) {
-          pixelFeatures(lb.weak.subarray(i * plane, (i + 1) * plane), w, h, features);
-          models.forEach((m, k) =>
-            loss[k] += m.accumulate(
-              features,
-              plane,
-              lb.weakLabels!.subarray(i * plane, (i + 1) * plane),
-              1,
-              grads[k],
-              probs,
-            ) / plane
-          );
-        }
-        let count = lb.n * plane;
-        if (mutual) {
-          const batchU = Array.from({ length: ub.n }, () =>
-            unlabelled[rng.int(0, unlabelled.length)]);
-          const params = views.batch(
-            batchU.map((s) =>
-              image2d(w, h, s.image)
-            ),
-            rng,
-            ub,
-          );
-          for (let i = 0; i < ub.n; i++) {
-            pixelFeatures(ub.weak.subarray(i * plane, (i + 1) * plane), w, h, features);
-            models.forEach((m, k) => {
-              m.predict(features, plane, probs);
-              const out = pseudo[k].subarray(i * plane, (i + 1) * plane);
-              for (let p = 0; p < plane; p++) {
-                let best = 0;
-                for (
-                  let c = 1;
-                  c < classes;
-                  c++
-                ) if (probs[c * plane + p] > probs[best * plane + p]) best = c;
-                out[p] = probs[best * plane + p] >= config.confidence ? best : 255;
-              }
-            });
-          }
-          models.forEach((_, k) => mixLikeStrong(pseudo[k], pseudoStrong[k], params, 1, h, w));
-          for (let i = 0; i < ub.n; i++) {
-            pixelFeatures(ub.strong.subarray(i * plane, (i + 1) * plane), w, h, features);
-            models.forEach((m, k) => {
-              const teacher = pseudoStrong[1 - k].subarray(i * plane, (i + 1) * plane);
-              loss[k] += m.accumulate(features, plane, teacher, weight, grads[k], probs) / plane;
-            });
-          }
-          count += ub.n * plane;
-        }
-        models.forEach((m, k) => m.step(grads[k], count, lr * 50, config.optimizer.momentum));
-        step++;
-        const point: (typeof curves)[number] = { step, loss: loss.map((l) => l / lb.n) };
-        if (validation.length && (step % config.validateEvery === 0 || step === config.steps)) {
-          point.dice = models.map((m) =>
-            diceScores(
-              validation.map((v) => ({
-                labels: v.labels,
-                pred: predictVolume(m, v.image, v.slices, w, h),
-              })),
-              classes,
-            )
-          );
-        }
-        curves.push(point);
-        if (step % config.checkpointEvery === 0) yield* checkpoint();
-        bar.tick(1, `loss ${point.loss.map((l) => l.toFixed(3)).join(" / ")}`);
-      }
-      bar.done();
-      const names = ["model-a.bin", "model-b.bin"];
-      for (const [k, m] of models.entries()) {
-        yield* ctx.write(
-          names[k],
-          encodeArrays({ kind: "pixel-softmax", classes, features: FEATURES }, {
-            weights: { data: m.weights, shape: [classes, FEATURES] },
-          }),
-        );
-      }
-      yield* ctx.write("curves.json", encodeJson(curves));
-      const last = [...curves].reverse().find((c) => c.dice);
-      return {
-        method: config.method,
-        steps: step,
-        models: names,
-        curves: "curves.json",
-        validationDice: last?.dice ?? [],
-        seconds: (performance.now() - started) / 1000,
-      };
-    }),
+  run: (ctx, input) => trainRun(ctx, input),
 });
+
+function trainRun(ctx: StageContext, { train: config, augment, seed, classes }: typeof Input.Type) {
+  return Effect.gen(function* () {
+    const started = performance.now();
+    const pool = yield* loadPool(ctx.input("normalize"), ctx.input("synthesize"));
+    const method = methods[config.method];
+    if (!pool.labelled.length) {
+      return yield* new ConfigError({
+        problems: [
+          "data.roles: no labelled slice to train on; set an exemplar or labelled volumes",
+        ],
+      });
+    }
+    if (method.unlabelled && (!pool.unlabelled.length || config.batch.unlabelled === 0)) {
+      return yield* new ConfigError({
+        problems: [
+          `train.method: ${config.method} learns from unlabelled slices, but ${
+            pool.unlabelled.length ? "train.batch.unlabelled is 0" : "the pool has none"
+          }; use train.method=supervised`,
+        ],
+      });
+    }
+    const { width: w, height: h } = pool;
+    const s: Shapes = {
+      bl: config.batch.labelled,
+      bu: method.unlabelled ? config.batch.unlabelled : 0,
+      h,
+      w,
+      classes,
+    };
+    const plane = w * h;
+
+    // Models and the step graph. Model b: a second network, or a's EMA teacher.
+    let rng = new Rng(seed).fork("train");
+    const init = rng.fork("init");
+    const cfg = unetConfig(config.model, classes);
+    const a = new UNet(cfg, init.fork("a"));
+    const otherUp = cfg.up === "transpose" ? "bilinear" : "transpose";
+    const b = new UNet({ ...cfg, up: method.otherUp ? otherUp : cfg.up }, init.fork("b"));
+    if (method.teacher) b.store.copyFrom(a.store);
+    const inputs: Record<string, readonly number[] | { shape: number[]; dtype: "int32" }> = {
+      xl: [s.bl, 1, h, w],
+      yl: { shape: [s.bl, h, w], dtype: "int32" },
+    };
+    if (method.unlabelled) {
+      Object.assign(inputs, {
+        xw: [s.bu, 1, h, w],
+        xs: [s.bu, 1, h, w],
+        mix_perm: [s.bu, s.bu],
+        mix_box: [s.bu, 1, h, w],
+      });
+    }
+    const o = config.optimizer;
+    const optimizer = o.kind === "sgd"
+      ? sgd({ momentum: o.momentum, weightDecay: o.weightDecay })
+      : (o.kind === "adam" ? adam : adamw)({ weightDecay: o.weightDecay });
+    const step = yield* Effect.tryPromise({
+      try: () =>
+        TrainStep.build({
+          models: { a, b: method.teacher ? { model: b, trainable: false } : b },
+          inputs,
+          scalars: [...method.scalars],
+          loss: (g) => method.loss(g, s, config),
+          optimizer,
+          seed,
+          session: { device: ctx.device },
+        }),
+      catch: (e) => failed(`building the ${config.method} step: ${(e as Error).message}`),
+    });
+
+    // Resume: weights, optimizer state, step count and both Rngs from the newest checkpoint.
+    let curves: CurvePoint[] = [];
+    const best = { dice: [-1, -1], models: [encodeModel(a), encodeModel(b)] };
+    const saved = yield* ctx.checkpoints.load("latest.safetensors");
+    if (saved) {
+      const meta = loadCheckpoint(step, saved) as {
+        curves: CurvePoint[];
+        rng: number[];
+        bestDice: number[];
+      };
+      curves = meta.curves;
+      rng = new Rng(Uint32Array.from(meta.rng));
+      best.dice = meta.bestDice;
+      for (const k of [0, 1]) {
+        const bytes = yield* ctx.checkpoints.load(`best-${"ab"[k]}.safetensors`);
+        if (bytes) best.models[k] = bytes;
+      }
+      ctx.reporter.info(`train: resuming from checkpoint at step ${step.step}`);
+    }
+    const checkpoint = Effect.gen(function* () {
+      for (const k of [0, 1]) {
+        yield* ctx.checkpoints.save(`best-${"ab"[k]}.safetensors`, best.models[k]);
+      }
+      yield* ctx.checkpoints.save(
+        "latest.safetensors",
+        saveCheckpoint(step, { curves, rng: [...rng.state()], bestDice: best.dice }),
+      );
+    });
+
+    const predictors = yield* Effect.promise(() =>
+      Promise.all(
+        [a, b].map((m) =>
+          Predictor.create(m, { spatial: [h, w], session: { device: ctx.device } })
+        ),
+      )
+    );
+    const views = new ViewAugmenter(augment);
+    const lb = allocViewBatch(s.bl, h, w, true);
+    const ub = allocViewBatch(Math.max(s.bu, 1), h, w);
+    const yl = new Int32Array(s.bl * plane);
+    const mixPerm = new Float32Array(s.bu * s.bu);
+    const mixBox = new Float32Array(s.bu * plane);
+    const ones = new Float32Array(plane).fill(1);
+    const sources = pool.synthetic.length && method.synthetic ? pool.synthetic : [];
+    const drawLabelled = (i: number): LabelledSlice =>
+      i > 0 && sources.length
+        ? sources[rng.int(0, sources.length)]
+        : pool.labelled[rng.int(0, pool.labelled.length)];
+
+    const bar = ctx.reporter.progress(`train ${config.method}`, config.steps);
+    bar.tick(step.step);
+    while (step.step < config.steps) {
+      if (ctx.signal.aborted) {
+        yield* checkpoint;
+        return yield* new Interrupted({ signal: abortSignalName(ctx.signal) });
+      }
+      const t = step.step;
+      const batch = Array.from({ length: s.bl }, (_, i) => drawLabelled(i));
+      views.batch(
+        batch.map((x) => image2d(w, h, x.image)),
+        rng,
+        lb,
+        batch.map((x) => label2d(w, h, x.label)),
+      );
+      for (let i = 0; i < yl.length; i++) yl[i] = lb.weakLabels![i];
+      const feeds: Parameters<typeof step.run>[0] = {
+        xl: lb.weak,
+        yl,
+        lr: o.lr * (o.schedule === "poly" ? Math.pow(1 - t / config.steps, 0.9) : 1),
+        ...method.weights(t, config),
+      };
+      if (method.unlabelled) {
+        const picks = Array.from(
+          { length: s.bu },
+          () => pool.unlabelled[rng.int(0, pool.unlabelled.length)],
+        );
+        const params = views.batch(picks.map((x) => image2d(w, h, x)), rng, ub);
+        mixPerm.fill(0);
+        mixBox.fill(0);
+        params.forEach((p, i) => {
+          const cm = p.strong.cutmix;
+          mixPerm[i * s.bu + (cm && cm.partner >= 0 ? cm.partner : i)] = 1;
+          if (cm && cm.partner >= 0) {
+            pasteBox(mixBox.subarray(i * plane, (i + 1) * plane), ones, w, h, cm.box, 1);
+          }
+        });
+        Object.assign(feeds, { xw: ub.weak, xs: ub.strong, mix_perm: mixPerm, mix_box: mixBox });
+      }
+      const result = yield* Effect.tryPromise({
+        try: () => step.run(feeds),
+        catch: (e) => failed(`step ${t + 1}: ${(e as Error).message}`),
+      });
+      if (!Number.isFinite(result.loss)) {
+        return yield* failed(
+          `the loss became ${result.loss} at step ${t + 1}; lower train.optimizer.lr`,
+        );
+      }
+      if (method.teacher) {
+        emaUpdate(b.store, a.store, config.ema, t);
+        // Eval-mode teacher: BatchNorm statistics follow the student (buffers are not averaged).
+        b.store.buffers.data.set(a.store.buffers.data);
+      }
+      const point: CurvePoint = { step: step.step, loss: result.loss, logs: result.logs };
+      if (
+        pool.validation.length &&
+        (step.step % config.validateEvery === 0 || step.step === config.steps)
+      ) {
+        point.dice = [];
+        for (const [k, m] of [a, b].entries()) {
+          const dice = yield* Effect.promise(() =>
+            validationDice(predictors[k], pool.validation, w, h)
+          );
+          point.dice.push(dice);
+          if (dice > best.dice[k]) {
+            best.dice[k] = dice;
+            best.models[k] = encodeModel(m, { step: step.step, validationDice: dice });
+          }
+        }
+      }
+      curves.push(point);
+      if (step.step % config.checkpointEvery === 0 && step.step < config.steps) yield* checkpoint;
+      bar.tick(
+        1,
+        `loss ${result.loss.toFixed(3)}${
+          point.dice ? ` dice ${point.dice.map((d) => d.toFixed(3)).join("/")}` : ""
+        }`,
+      );
+    }
+    bar.done();
+    yield* Effect.promise(() =>
+      Promise.all([...predictors.map((p) => p.release()), step.release()])
+    );
+    const names = ["model-a.safetensors", "model-b.safetensors"];
+    const bestNames = ["best-a.safetensors", "best-b.safetensors"];
+    for (const [k, m] of [a, b].entries()) {
+      yield* ctx.write(names[k], encodeModel(m, { step: step.step, method: config.method }));
+      yield* ctx.write(bestNames[k], best.dice[k] < 0 ? encodeModel(m) : best.models[k]);
+    }
+    yield* ctx.write("curves.json", encodeJson(curves));
+    const last = [...curves].reverse().find((c) => c.dice);
+    return {
+      method: config.method,
+      steps: step.step,
+      models: names,
+      best: bestNames,
+      curves: "curves.json",
+      validationDice: last?.dice ?? [],
+      seconds: (performance.now() - started) / 1000,
+    };
+  });
+}
