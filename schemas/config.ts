@@ -66,12 +66,17 @@ export const NormalizeConfig = Schema.Struct({
   slices: Schema.Literals(["all", "foreground"]),
 });
 
+/** ELSNet exemplar-guided synthesis (transforms/synthesis.ts; PAPERS.md §4 reconstruction). */
 export const SynthesizeConfig = Schema.Struct({
   count: NonNegativeInt,
-  copyPaste: Probability,
+  /** Probability that a sample's background is an unlabelled slice instead of the exemplar. */
+  backgroundProbability: Probability,
+  /** Probability that each labelled region is cut and pasted with its own transform. */
+  pasteProbability: Probability,
   scale: Range,
   rotateDegrees: NonNegative,
-  elastic: Schema.Struct({ alpha: NonNegative, sigma: NonNegative }),
+  /** Elastic deformation: offset std and control-point spacing, fractions of the image size. */
+  elastic: Schema.Struct({ alpha: Range, sigma: Range }),
 });
 
 /** Weak and strong views, drawn on the fly from seeds inside training (transforms/views.ts). */
@@ -128,6 +133,12 @@ export const TrainConfig = Schema.Struct({
   consistency: NonNegative,
   featureConsistency: NonNegative,
   ema: Probability,
+  /** ugmcl: noisy teacher passes for the uncertainty estimate (UA-MT: 8). */
+  uncertaintyPasses: PositiveInt,
+  /** caml: sharpening temperature T of the mutual-consistency targets (0.1). */
+  sharpenTemperature: Schema.Number.check(Schema.isGreaterThan(0)),
+  /** semicml: weight of the area-similarity contrastive loss (3.5). */
+  contrastiveWeight: NonNegative,
 });
 
 export const RefineConfig = Schema.Struct({

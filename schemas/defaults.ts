@@ -30,10 +30,11 @@ export const defaults: Config = {
   },
   synthesize: {
     count: 32,
-    copyPaste: 0.5,
+    backgroundProbability: 0.25,
+    pasteProbability: 0.9,
     scale: [0.8, 1.2],
     rotateDegrees: 15,
-    elastic: { alpha: 4, sigma: 8 },
+    elastic: { alpha: [0.01, 0.03], sigma: [0.125, 0.25] },
   },
   augment: {
     weak: {
@@ -77,6 +78,9 @@ export const defaults: Config = {
     consistency: 1,
     featureConsistency: 0.5,
     ema: 0.99,
+    uncertaintyPasses: 4,
+    sharpenTemperature: 0.1,
+    contrastiveWeight: 3.5,
   },
   refine: { enabled: false, confidence: 0.9, largestComponent: true, secondRoundSteps: 0 },
   evaluate: { largestComponent: false, units: "voxel" },

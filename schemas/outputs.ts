@@ -112,9 +112,12 @@ export type AugmentOutput = typeof AugmentOutput.Type;
 export const TrainOutput = Schema.Struct({
   method: Schema.String,
   steps: Schema.Int,
+  /** Model artifacts (stages/train/model.ts) after the last step: a, then b. */
   models: Schema.Array(Schema.String),
+  /** The same models at their best validation Dice (the last ones when nothing was validated). */
+  best: Schema.Array(Schema.String),
   curves: Schema.String,
-  /** Mean foreground validation Dice (2D, per slice batch) of each model at the last validation. */
+  /** Mean foreground 3D Dice of each model on the validation volumes at the last validation. */
   validationDice: Schema.Array(Schema.Number),
   seconds: Schema.Number,
 });

@@ -17,9 +17,9 @@ import { type CaseMetrics, computeMetrics } from "../../metrics/medpy.ts";
 import { aggregateMetrics, METRIC_NAMES, metricsCsv } from "../../metrics/aggregate.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { decodeArrays } from "../codec.ts";
+import { Predictor } from "../../engine/predict.ts";
+import { decodeModel, predictSlices } from "../train/model.ts";
 import { loadCase, normalizedCases, restoreLabels } from "../slices.ts";
-import { PixelModel } from "../train/pixel_model.ts";
-import { predictVolume } from "../train/predict.ts";
 import { renderSimpleReport } from "./report.ts";
 
 export const evaluate = defineStage({
@@ -36,12 +36,14 @@ export const evaluate = defineStage({
       const norm = ctx.input("normalize");
       const trained = ctx.input("train");
       const summary = trained.summaries[0] as TrainOutput;
-      const models: { name: string; model: PixelModel }[] = [];
+      const models: { name: string; model: Predictor }[] = [];
       for (const [k, artifact] of summary.models.entries()) {
-        const { arrays } = decodeArrays(yield* trained.read(artifact));
-        const model = new PixelModel(classes.length, () => 0);
-        model.weights.set(arrays.weights.data as Float32Array);
-        models.push({ name: String.fromCharCode(97 + k), model });
+        const { model } = decodeModel(yield* trained.read(artifact));
+        const size = normalizedCases(norm)[0].params.size;
+        const predictor = yield* Effect.promise(() =>
+          Predictor.create(model, { spatial: [size[1], size[0]] })
+        );
+        models.push({ name: String.fromCharCode(97 + k), model: predictor });
       }
       const originals = new Map(
         (ingest.summaries as IngestOutput[]).flatMap((s) => s.cases).map((c) => [c.id, c]),
@@ -58,7 +60,9 @@ export const evaluate = defineStage({
         const label = decodeArrays(yield* ingest.read(original.artifact)).arrays.label
           .data as Uint8Array<ArrayBuffer>;
         for (const { name, model } of models) {
-          const small = predictVolume(model, c.image, nz, c.width, c.height);
+          const small = yield* Effect.promise(() =>
+            predictSlices(model, c.image, nz, c.width, c.height)
+          );
           let pred: Uint8Array = restoreLabels(info, small);
           if (config.largestComponent) pred = keepLargestComponent(pred, [nx, ny, nz]);
           const metrics = computeMetrics({ data: pred, shape: [nx, ny, nz] }, {
