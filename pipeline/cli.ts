@@ -20,6 +20,7 @@ import { planInputFromArgs, renderPlan } from "./plan/render.ts";
 import { PLAN_TARGETS } from "./plan/common.ts";
 import { printRunSummary } from "./summary.ts";
 import { metricsCommand } from "./commands/metrics.ts";
+import { makePredictCommand } from "./commands/predict.ts";
 
 /** Set by main.ts; aborted on SIGTERM/SIGINT. */
 export const shutdown = new AbortController();
@@ -241,5 +242,13 @@ const plan = Command.make("plan", {
 
 export const pipelineCommand = Command.make("pipeline").pipe(
   Command.withDescription("Duet: label-efficient medical image segmentation"),
-  Command.withSubcommands([run, resume, status, stage, plan, metricsCommand]),
+  Command.withSubcommands([
+    run,
+    resume,
+    status,
+    stage,
+    plan,
+    makePredictCommand(shutdown.signal),
+    metricsCommand,
+  ]),
 );

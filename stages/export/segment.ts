@@ -1,0 +1,142 @@
+/**
+ * Segmenting a new image with an exported Duet model, in onnxruntime: the recipe recorded in
+ * the model (duet.normalize) is fitted to the image, every z-slice goes through the network in
+ * batches, the argmax labels are mapped back onto the image's own grid (restoreToOriginal), so
+ * the mask has the input's shape, spacing and affine. Used by `predict` and the export stage.
+ */
+import type { Device } from "../../engine/session.ts";
+import { ort, Session } from "../../engine/session.ts";
+import { DataError } from "../../io/errors.ts";
+import type { LabelVolume, Volume } from "../../io/volume.ts";
+import {
+  normalizeCase,
+  type NormalizeRecipe,
+  restoreToOriginal,
+} from "../../preprocess/normalize.ts";
+import type { DuetModel } from "./onnx.ts";
+
+/**
+ * The recipe as it applies to an image without a label: a foreground crop (it needs a label)
+ * becomes its `atPredict` behaviour (default: no crop), a body crop stays unless `atPredict` is
+ * "none"; every slice is emitted.
+ */
+export function predictRecipe(recipe: NormalizeRecipe): NormalizeRecipe {
+  const { crop, ...rest } = recipe;
+  const base: NormalizeRecipe = { ...rest, slices: "all" };
+  if (!crop) return base;
+  const by = crop.atPredict ?? (crop.by === "foreground" ? "none" : "body");
+  return by === "none" ? base : { ...base, crop: { ...crop, by: "body" } };
+}
+
+export interface SegmenterOptions {
+  readonly device?: Device;
+  /** onnxruntime intra-op threads (default: all cores). */
+  readonly threads?: number;
+  /** Slices per network run (default 16). */
+  readonly batch?: number;
+}
+
+export interface Segmentation {
+  /** Label map on the input's grid (shape, spacing, affine of the input). */
+  readonly label: LabelVolume;
+  readonly slices: number;
+  /** Milliseconds in onnxruntime (the rest is preprocessing and mapping back). */
+  readonly inferenceMs: number;
+}
+
+/** One onnxruntime session over a Duet model; `segment` many images with it. */
+export class Segmenter {
+  private constructor(
+    readonly model: DuetModel,
+    readonly session: Session,
+    readonly batch: number,
+  ) {}
+
+  static async create(model: DuetModel, options: SegmenterOptions = {}): Promise<Segmenter> {
+    const kind = model.network.kind;
+    if (kind !== "unet2d") {
+      throw new DataError(
+        model.path,
+        `network kind "${String(kind)}" is not supported by this Duet (it segments with 2D models)`,
+      );
+    }
+    const session = await Session.create(model.bytes, {
+      device: options.device ?? "cpu",
+      ...(options.threads ? { threads: options.threads } : {}),
+    });
+    return new Segmenter(model, session, Math.max(1, options.batch ?? 16));
+  }
+
+  /** Segments one image (2D: nz = 1, or 3D, slice by slice). `file` names it in errors. */
+  async segment(image: Volume, file: string): Promise<Segmentation> {
+    const [nx, ny, nz] = image.shape;
+    if (image.data.length !== nx * ny * nz) {
+      throw new DataError(file, `image data has ${image.data.length} voxels for ${nx}x${ny}x${nz}`);
+    }
+    const inChannels = Number(this.model.network.inChannels ?? 1);
+    if (inChannels !== 1) {
+      throw new DataError(
+        file,
+        `the model takes ${inChannels} channels per slice; this image has one`,
+      );
+    }
+    const recipe = predictRecipe(this.model.normalize);
+    const { slices, transform } = normalizeCase(file, image, undefined, recipe);
+    const [W, H] = this.model.inputSize;
+    if (slices.length > 0 && (slices[0].width !== W || slices[0].height !== H)) {
+      throw new DataError(
+        this.model.path,
+        `the model takes ${W}x${H} slices but its recipe gives ${slices[0].width}x${
+          slices[0].height
+        }`,
+        "re-export the model",
+      );
+    }
+    const plane = W * H, k = this.model.classes.length;
+    const predicted = new Map<number, Uint8Array>();
+    let inferenceMs = 0;
+    for (let s0 = 0; s0 < slices.length; s0 += this.batch) {
+      const n = Math.min(this.batch, slices.length - s0);
+      const x = new Float32Array(n * plane);
+      for (let i = 0; i < n; i++) x.set(slices[s0 + i].image, i * plane);
+      const t0 = performance.now();
+      const out = await this.session.run(
+        { image: new ort.Tensor("float32", x, [n, 1, H, W]) },
+        ["probs"],
+      );
+      inferenceMs += performance.now() - t0;
+      const p = out.probs.data as Float32Array;
+      for (let i = 0; i < n; i++) {
+        predicted.set(slices[s0 + i].z, argmaxClasses(p, i * k * plane, k, plane));
+      }
+      out.probs.dispose?.();
+    }
+    return { label: restoreToOriginal(transform, predicted), slices: slices.length, inferenceMs };
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/** Argmax over k class planes starting at `offset` (first class wins ties, as numpy). */
+export function argmaxClasses(
+  p: Float32Array,
+  offset: number,
+  k: number,
+  plane: number,
+): Uint8Array {
+  const out = new Uint8Array(plane);
+  const best = p.slice(offset, offset + plane);
+  for (let c = 1; c < k; c++) {
+    const o = offset + c * plane;
+    for (let q = 0; q < plane; q++) {
+      const v = p[o + q];
+      if (v > best[q]) {
+        best[q] = v;
+        out[q] = c;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,316 @@
+/**
+ * `deno task pipeline predict` in real processes: masks read back by nibabel with the input's
+ * exact affine and shape, labels equal to the training engine's Predictor run through the same
+ * preprocessing, PNG and DICOM inputs, and clear errors (non-Duet model, bad input, wrong
+ * dimensionality) that leave no half-written file in --out.
+ */
+import { assert, assertEquals } from "../assert.ts";
+import { UNet } from "../../engine/models/unet.ts";
+import { Predictor } from "../../engine/predict.ts";
+import { exportOnnx } from "../../engine/predict.ts";
+import { readDicomSeries } from "../../io/dicom.ts";
+import { readNifti } from "../../io/nifti.ts";
+import { readPng } from "../../io/png.ts";
+import type { Volume } from "../../io/volume.ts";
+import {
+  normalizeCase,
+  type NormalizeRecipe,
+  restoreToOriginal,
+} from "../../preprocess/normalize.ts";
+import { Rng } from "../../random/rng.ts";
+import { exportSegmentation } from "../../stages/export/onnx.ts";
+import { predictRecipe } from "../../stages/export/segment.ts";
+import { predictSlices } from "../../stages/train/model.ts";
+import { encodeDicomSlice } from "../io/dicom_writer.ts";
+import { python, tempDir } from "../io/python.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+async function cli(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", `${root}pipeline/main.ts`, "predict", ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+// Non-square slices (W 32, H 24) so a W/H mix-up cannot pass; a body crop exercises un-cropping.
+const RECIPE: NormalizeRecipe = {
+  intensity: { kind: "zscore" },
+  crop: { by: "body", margin: 2, axes: "xy", atPredict: "body" },
+  size: [32, 24],
+};
+
+function model(): UNet {
+  const m = new UNet(
+    { numClasses: 3, channels: [4, 8], dropout: [0, 0], up: "transpose" },
+    new Rng(11),
+  );
+  const rng = new Rng(12);
+  m.store.buffers.data.forEach((_, i, a) => (a[i] = 0.3 + rng.next()));
+  m.store.params.data.forEach((v, i, a) => (a[i] = v + 0.2 * rng.normal()));
+  return m;
+}
+
+/** What predict must produce, computed with the engine's live-weight Predictor. */
+async function expected(net: UNet, image: Volume): Promise<Uint8Array> {
+  const { slices, transform } = normalizeCase("x", image, undefined, predictRecipe(RECIPE));
+  const [W, H] = RECIPE.size!;
+  const stacked = new Float32Array(slices.length * W * H);
+  slices.forEach((s, i) => stacked.set(s.image, i * W * H));
+  const predictor = await Predictor.create(net, { spatial: [H, W], session: { threads: 1 } });
+  const labels = await predictSlices(predictor, stacked, slices.length, W, H);
+  await predictor.release();
+  return restoreToOriginal(
+    transform,
+    slices.map((s, i) => ({ z: s.z, label: labels.subarray(i * W * H, (i + 1) * W * H) })),
+  ).data;
+}
+
+function mismatches(a: Uint8Array, b: Uint8Array): number {
+  assertEquals(a.length, b.length, "voxel count");
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+  return n;
+}
+
+const listOut = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+
+Deno.test("predict: NIfTI, .h5, PNG and DICOM inputs -> masks on the input grid, equal to the engine's", async () => {
+  const dir = tempDir("predict");
+  try {
+    const net = model();
+    await Deno.writeFile(
+      `${dir}/model.onnx`,
+      exportSegmentation(net, {
+        classes: ["bg", "a", "b"],
+        inputSize: [32, 24],
+        normalize: RECIPE,
+        configDigest: "test",
+      }),
+    );
+    // nibabel writes a rotated, shifted, anisotropic NIfTI and an SSL4MIS .h5; 0 outside a body.
+    await python(
+      `
+import sys, numpy as np, nibabel as nib, h5py
+d = sys.argv[1]
+rng = np.random.default_rng(3)
+img = np.zeros((40, 30, 6), np.float32)
+x, y = np.meshgrid(np.arange(40), np.arange(30), indexing="ij")
+for z in range(6):
+    body = ((x - 22) / 13.0) ** 2 + ((y - 14) / 9.0) ** 2 < 1
+    img[:, :, z] = np.where(body, 100 + 40 * np.sin(x / 3.0 + z) * np.cos(y / 4.0) + rng.normal(0, 5, (40, 30)), 0)
+c, s = np.cos(0.3), np.sin(0.3)
+aff = np.array([[0.8 * c, -0.8 * s, 0, -12.5], [0.8 * s, 0.8 * c, 0, 30.25], [0, 0, 3.0, -7], [0, 0, 0, 1]])
+nib.save(nib.Nifti1Image(img, aff), d + "/scan.nii.gz")
+with h5py.File(d + "/vol.h5", "w") as f:
+    f.create_dataset("image", data=img[:, :, :4], compression="gzip")
+img.tofile(d + "/scan.f32")
+`,
+      [dir],
+    );
+    const nii = readNifti(`${dir}/scan.nii.gz`);
+    // A 2D PNG slice and a DICOM series.
+    const slice = new Uint8Array(40 * 30);
+    for (let i = 0; i < slice.length; i++) {
+      slice[i] = Math.min(255, Math.round(nii.data[i + 40 * 30 * 2] / 2));
+    }
+    const { encodePngVolume } = await import("../../io/png.ts");
+    await Deno.writeFile(
+      `${dir}/slice.png`,
+      encodePngVolume({
+        data: slice,
+        shape: [40, 30, 1],
+        spacing: [1, 1, 1],
+        affine: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1],
+      }),
+    );
+    await Deno.mkdir(`${dir}/series-7`);
+    for (let z = 0; z < 3; z++) {
+      const pixels = new Int16Array(40 * 30);
+      for (let i = 0; i < pixels.length; i++) pixels[i] = Math.round(nii.data[i + 40 * 30 * z]);
+      await Deno.writeFile(
+        `${dir}/series-7/im${z}.dcm`,
+        encodeDicomSlice({
+          rows: 30,
+          columns: 40,
+          pixels,
+          position: [5, -3, 2.5 * z],
+          pixelSpacing: [0.7, 0.9],
+          instance: z + 1,
+        }),
+      );
+    }
+    const out = `${dir}/out`;
+    const r = await cli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/scan.nii.gz`,
+      `${dir}/vol.h5`,
+      "--input",
+      `${dir}/slice.png`,
+      `${dir}/series-7`,
+      "--out",
+      out,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(r.stdout, "");
+    assert(r.stderr.includes("[4/4] series-7"), r.stderr);
+    assertEquals(listOut(out), ["scan.nii.gz", "series-7.nii.gz", "slice.png", "vol.nii.gz"]);
+
+    // nibabel: same shape and affine as the input, uint8, labels in 0..2.
+    const check = JSON.parse(
+      await python(
+        `
+import sys, json, numpy as np, nibabel as nib
+d = sys.argv[1]
+a, m = nib.load(d + "/scan.nii.gz"), nib.load(d + "/out/scan.nii.gz")
+v = np.asarray(m.dataobj)
+print(json.dumps({"shape": list(m.shape) == list(a.shape), "affine": float(np.abs(m.affine - a.affine).max()),
+                  "dtype": str(m.get_data_dtype()), "values": sorted(int(x) for x in np.unique(v)),
+                  "h5": list(nib.load(d + "/out/vol.nii.gz").shape)}))
+`,
+        [dir],
+      ),
+    );
+    assert(check.shape, "mask shape differs from the input");
+    assert(check.affine < 1e-6, `affine differs by ${check.affine}`);
+    assertEquals(check.dtype, "uint8");
+    assert(check.values.every((v: number) => v >= 0 && v <= 2), `values ${check.values}`);
+    assertEquals(check.h5, [40, 30, 4]);
+
+    // Labels equal the engine Predictor through the same preprocessing (argmax near-ties aside).
+    const mask = readNifti(`${out}/scan.nii.gz`);
+    const want = await expected(net, nii);
+    assert(
+      mismatches(new Uint8Array(mask.data.map((v) => v)), want) <= 2,
+      "labels differ from the engine",
+    );
+    assert(new Set(want).size > 1, "test model should predict more than one class");
+    // Outside the body box (+ margin) nothing is predicted.
+    assertEquals(mask.data[0], 0);
+
+    const png = readPng(`${out}/slice.png`);
+    assertEquals(png.shape, [40, 30, 1]);
+    const dcm = readNifti(`${out}/series-7.nii.gz`);
+    const series = readDicomSeries(`${dir}/series-7`);
+    assertEquals(dcm.shape, series.shape);
+    for (let i = 0; i < 12; i++) {
+      assert(Math.abs(dcm.affine[i] - series.affine[i]) < 1e-4, "DICOM affine");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("predict: non-Duet model, bad or wrong-dimensional input -> one line, exit 65, nothing half-written", async () => {
+  const dir = tempDir("predict-err");
+  try {
+    await Deno.writeFile(
+      `${dir}/model.onnx`,
+      exportSegmentation(model(), {
+        classes: ["bg", "a", "b"],
+        inputSize: [32, 24],
+        normalize: RECIPE,
+        configDigest: "t",
+      }),
+    );
+    await Deno.writeFile(`${dir}/plain.onnx`, exportOnnx(model(), { spatial: [24, 32] }));
+    await python(
+      `
+import sys, numpy as np, nibabel as nib
+d = sys.argv[1]
+nib.save(nib.Nifti1Image(np.ones((20, 16, 3), np.float32), np.eye(4)), d + "/ok.nii.gz")
+nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/4d.nii.gz")
+`,
+      [dir],
+    );
+    const raw = await Deno.readFile(`${dir}/ok.nii.gz`);
+    await Deno.writeFile(`${dir}/broken.nii.gz`, raw.subarray(0, raw.length >> 1));
+    const oneLine = (s: string) => s.trim().split("\n").length === 1;
+
+    let r = await cli([
+      "--model",
+      `${dir}/plain.onnx`,
+      "--input",
+      `${dir}/ok.nii.gz`,
+      "--out",
+      `${dir}/o1`,
+    ]);
+    assertEquals(r.code, 65, r.stderr);
+    assert(
+      r.stderr.includes("plain.onnx") && r.stderr.includes("not a Duet segmentation export"),
+      r.stderr,
+    );
+    assert(oneLine(r.stderr), r.stderr);
+
+    // The good input is written completely; the broken one stops the run; no partial file.
+    r = await cli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/ok.nii.gz`,
+      `${dir}/broken.nii.gz`,
+      "--out",
+      `${dir}/o2`,
+    ]);
+    assertEquals(r.code, 65, r.stderr);
+    assert(r.stderr.includes("broken.nii.gz"), r.stderr);
+    assertEquals(listOut(`${dir}/o2`), ["ok.nii.gz"]);
+
+    r = await cli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/4d.nii.gz`,
+      "--out",
+      `${dir}/o3`,
+    ]);
+    assertEquals(r.code, 65, r.stderr);
+    assert(r.stderr.includes("4d.nii.gz") && /4D|volume/i.test(r.stderr), r.stderr);
+    assertEquals(listOut(`${dir}/o3`), []);
+
+    // Missing inputs and unknown types fail before any work.
+    r = await cli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/ok.nii.gz`,
+      `${dir}/nope.h5`,
+      "--out",
+      `${dir}/o4`,
+    ]);
+    assertEquals(r.code, 65, r.stderr);
+    assert(r.stderr.includes("nope.h5: file not found"), r.stderr);
+    r = await cli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/model.onnx`,
+      "--out",
+      `${dir}/o4`,
+    ]);
+    assertEquals(r.code, 65, r.stderr);
+    assert(r.stderr.includes("unknown image type"), r.stderr);
+    // Two inputs that would write the same mask: usage error.
+    await Deno.mkdir(`${dir}/b`);
+    await Deno.copyFile(`${dir}/ok.nii.gz`, `${dir}/b/ok.nii.gz`);
+    r = await cli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/ok.nii.gz`,
+      `${dir}/b/ok.nii.gz`,
+      "--out",
+      `${dir}/o4`,
+    ]);
+    assertEquals(r.code, 64, r.stderr);
+    assert(r.stderr.includes('same ID "ok"'), r.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
