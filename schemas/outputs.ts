@@ -145,5 +145,14 @@ export const EvaluateOutput = Schema.Struct({
 });
 export type EvaluateOutput = typeof EvaluateOutput.Type;
 
-export const ExportOutput = Schema.Struct({ model: Schema.String, format: Schema.String });
+export const ExportOutput = Schema.Struct({
+  /** model.onnx (stages/export/onnx.ts). */
+  model: Schema.String,
+  /** "duet-segmentation-1" */
+  format: Schema.String,
+  /** Predicted masks of the validation and test cases: mask-<ID>.nii.gz, original grid. */
+  masks: Schema.Array(Schema.String),
+  /** The exported model against the training engine on the validation cases. */
+  parity: Schema.Struct({ cases: Schema.Int, slices: Schema.Int, maxAbsDiff: Schema.Number }),
+});
 export type ExportOutput = typeof ExportOutput.Type;

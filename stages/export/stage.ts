@@ -1,48 +1,137 @@
 /**
- * export: the trained model with the preprocessing it needs, as one self-describing file.
- * Until the ONNX engine lands (issue 3) the interim pixel model is exported as JSON weights.
+ * export: the model chosen by `export.model` as `model.onnx` (stages/export/onnx.ts: eval-mode
+ * forward graph, weights baked in, dynamic batch, opset 17, duet.* metadata with the normalize
+ * recipe, input size and config digest). Before committing, the exported file is checked against
+ * the training engine on the validation cases (max abs difference of the probabilities < 1e-5;
+ * else the stage fails), and it segments every validation and test case exactly as `predict`
+ * would, writing `mask-<ID>.nii.gz` on the case's original grid with its affine.
  */
 import { Effect, Schema } from "effect";
-import { ExportConfig } from "../../schemas/config.ts";
-import { ExportOutput, type NormalizeOutput, type TrainOutput } from "../../schemas/outputs.ts";
+import { ExportConfig, NormalizeConfig } from "../../schemas/config.ts";
+import {
+  ExportOutput,
+  type IngestOutput,
+  type SliceCase,
+  type TrainOutput,
+} from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
-import { duetVersion } from "../../pipeline/version.ts";
-import { exportOnnx } from "../../engine/predict.ts";
+import { StageFailed } from "../../pipeline/errors.ts";
+import { configDigest } from "../../pipeline/manifest.ts";
+import { encodeNifti } from "../../io/nifti.ts";
+import type { Volume } from "../../io/volume.ts";
+import { decodeArrays } from "../codec.ts";
+import { recipeOf } from "../normalize/recipe.ts";
+import { loadCase, normalizedCases } from "../slices.ts";
 import { decodeModel } from "../train/model.ts";
+import { DUET_FORMAT, exportSegmentation, parseDuetModel } from "./onnx.ts";
+import { ParityChecker } from "./parity.ts";
+import { Segmenter } from "./segment.ts";
+
+/** Largest |p_onnx - p_engine| the export accepts (issue 6). */
+export const PARITY_TOLERANCE = 1e-5;
+
+/** Artifact name of a case's predicted mask (artifact names allow [A-Za-z0-9._-]). */
+export const maskArtifact = (id: string) => `mask-${id.replace(/[^A-Za-z0-9._-]/g, "_")}.nii.gz`;
+
+const failed = (message: string) => new StageFailed({ stage: "export", message, transient: false });
 
 export const exportModel = defineStage({
   name: "export",
-  version: 1,
-  needs: ["normalize", "train", "evaluate"],
+  version: 2,
+  needs: ["ingest", "normalize", "train", "evaluate"],
   shardable: false,
-  select: (c) => ({ export: c.export, classes: c.data.classes, normalize: c.normalize }),
+  select: (c) => ({
+    export: c.export,
+    classes: c.data.classes,
+    normalize: c.normalize,
+    configDigest: configDigest(c),
+  }),
   input: Schema.Struct({
     export: ExportConfig,
     classes: Schema.Array(Schema.String),
-    normalize: Schema.Unknown,
+    normalize: NormalizeConfig,
+    configDigest: Schema.String,
   }),
   output: ExportOutput,
-  run: (ctx, { export: config, classes, normalize }) =>
+  run: (ctx, { export: config, classes, normalize, configDigest }) =>
     Effect.gen(function* () {
       const trained = ctx.input("train");
       const summary = trained.summaries[0] as TrainOutput;
       const { model } = decodeModel(
         yield* trained.read(summary.models[config.model === "a" ? 0 : 1]),
       );
-      const norm = ctx.input("normalize").summaries as NormalizeOutput[];
-      const size = norm[0]?.cases[0]?.params.size ?? [0, 0];
-      yield* ctx.write(
-        "model.onnx",
-        exportOnnx(model, {
-          spatial: [size[1], size[0]],
-          metadata: {
-            "duet.version": duetVersion,
-            "duet.classes": JSON.stringify(classes),
-            "duet.input_size": JSON.stringify(size),
-            "duet.normalize": JSON.stringify(normalize),
-          },
-        }),
+      const norm = ctx.input("normalize");
+      const cases = normalizedCases(norm);
+      if (cases.length === 0) {
+        return yield* failed("no normalized cases to take the input size from");
+      }
+      const size = cases[0].params.size;
+      const bytes = yield* Effect.try({
+        try: () =>
+          exportSegmentation(model, {
+            classes,
+            inputSize: size,
+            normalize: recipeOf(normalize),
+            configDigest,
+            opset: config.opset,
+            extra: {
+              "duet.train_method": summary.method,
+              "duet.train_steps": String(summary.steps),
+              "duet.exported_model": config.model,
+            },
+          }),
+        catch: (e) => failed((e as Error).message),
+      });
+
+      // Parity with the engine on the validation cases (the test cases when there are none).
+      const validation = cases.filter((c) => c.role === "validation");
+      const evaluated = cases.filter((c) => c.role === "validation" || c.role === "test");
+      const parityCases: readonly SliceCase[] = validation.length ? validation : evaluated;
+      const checker = yield* Effect.promise(() =>
+        ParityChecker.create(model, bytes, size, { device: ctx.device })
       );
-      return { model: "model.onnx", format: "onnx" };
+      const bar = ctx.reporter.progress("export", parityCases.length + evaluated.length);
+      for (const info of parityCases) {
+        const c = yield* loadCase(norm, info);
+        yield* Effect.promise(() => checker.check(c.image, info.slices));
+        bar.tick();
+      }
+      yield* Effect.promise(() => checker.release());
+      const parity = { cases: parityCases.length, ...checker.result };
+      if (!(parity.maxAbsDiff < PARITY_TOLERANCE)) {
+        return yield* failed(
+          `exported model differs from the engine: max abs probability difference ${parity.maxAbsDiff} over ${parity.slices} slices (tolerance ${PARITY_TOLERANCE})`,
+        );
+      }
+      yield* ctx.write("model.onnx", bytes);
+
+      // Predicted masks of the validation and test cases, through the exported file.
+      const originals = new Map(
+        (ctx.input("ingest").summaries as IngestOutput[]).flatMap((s) => s.cases)
+          .map((c) => [c.id, c]),
+      );
+      const segmenter = yield* Effect.promise(() =>
+        Segmenter.create(parseDuetModel("model.onnx", bytes), { device: ctx.device })
+      );
+      const masks: string[] = [];
+      for (const info of evaluated) {
+        const record = originals.get(info.id);
+        if (!record) return yield* failed(`case ${info.id} is missing from the ingest output`);
+        const image: Volume = {
+          data: decodeArrays(yield* ctx.input("ingest").read(record.artifact)).arrays.image
+            .data as Float32Array,
+          shape: record.shape,
+          spacing: record.spacing,
+          affine: [...record.affine],
+        };
+        const { label } = yield* Effect.promise(() => segmenter.segment(image, info.id));
+        const name = maskArtifact(info.id);
+        yield* ctx.write(name, encodeNifti(label));
+        masks.push(name);
+        bar.tick();
+      }
+      yield* Effect.promise(() => segmenter.release());
+      bar.done(`parity ${parity.maxAbsDiff.toExponential(1)}`);
+      return { model: "model.onnx", format: DUET_FORMAT, masks, parity };
     }),
 });

@@ -1,0 +1,67 @@
+/**
+ * Parity of an exported ONNX model with the training engine: the same normalized slices through
+ * onnxruntime (weights baked in, BatchNorm folded at export) and through the engine's live-weight
+ * Predictor; the largest absolute difference between their softmax probabilities.
+ */
+import type { UNet } from "../../engine/models/unet.ts";
+import { Predictor } from "../../engine/predict.ts";
+import { type Device, ort, Session } from "../../engine/session.ts";
+
+export interface ParityResult {
+  readonly slices: number;
+  readonly maxAbsDiff: number;
+}
+
+/** Both sessions over one model; `check` slice stacks, read `result`, then `release`. */
+export class ParityChecker {
+  private worst = 0;
+  private count = 0;
+
+  private constructor(
+    private readonly session: Session,
+    private readonly predictor: Predictor,
+    private readonly size: readonly [number, number],
+    private readonly batch: number,
+  ) {}
+
+  static async create(
+    model: UNet,
+    onnx: Uint8Array,
+    size: readonly [number, number],
+    options: { batch?: number; device?: Device } = {},
+  ): Promise<ParityChecker> {
+    const device = options.device ?? "cpu";
+    const session = await Session.create(onnx, { device });
+    const predictor = await Predictor.create(model, {
+      spatial: [size[1], size[0]],
+      session: { device },
+    });
+    return new ParityChecker(session, predictor, size, options.batch ?? 16);
+  }
+
+  /** Runs `slices` normalized slices (slices x H x W) through both. */
+  async check(image: Float32Array, slices: number): Promise<void> {
+    const [W, H] = this.size, plane = W * H;
+    for (let s0 = 0; s0 < slices; s0 += this.batch) {
+      const n = Math.min(this.batch, slices - s0);
+      const x = image.slice(s0 * plane, (s0 + n) * plane);
+      const a = await this.session.run({ image: new ort.Tensor("float32", x, [n, 1, H, W]) });
+      const p = a.probs.data as Float32Array;
+      const q = (await this.predictor.run(x, n)).probs;
+      for (let i = 0; i < p.length; i++) {
+        const d = Math.abs(p[i] - q[i]);
+        if (!(d <= this.worst)) this.worst = d === d ? d : Infinity;
+      }
+      this.count += n;
+    }
+  }
+
+  get result(): ParityResult {
+    return { slices: this.count, maxAbsDiff: this.worst };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    await this.predictor.release();
+  }
+}
