@@ -8,6 +8,8 @@ import { Rng } from "../../random/rng.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const FAST = [
+  "--config",
+  "tests/pipeline/tiny.json",
   "--set",
   "train.steps=60",
   "--set",
@@ -227,7 +229,7 @@ Deno.test("SIGTERM during train: checkpoint written, exit 143, resume continues 
     "t",
     ...FAST,
     "--set",
-    "train.steps=1200",
+    "train.steps=400",
     "--set",
     "train.checkpointEvery=5000",
   ];
