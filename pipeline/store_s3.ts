@@ -8,8 +8,9 @@
  * - `requestChecksumCalculation: "WHEN_REQUIRED"`: with the SDK default, streamed bodies are stored
  *   with checksum trailers on servers that do not understand them (corrupted objects).
  * - Objects above `multipartThresholdBytes` (16 MiB) go up as multipart uploads.
- * - Transient failures (5xx, throttling, network) are retried with exponential backoff and jitter;
- *   when retries are exhausted they fail with `StoreError{transient: true}` (exit 75).
+ * - Transient failures (5xx, throttling, network) are retried with exponential backoff and jitter
+ *   (attempts per request: option, else `DUET_S3_MAX_ATTEMPTS`, else 6); when they are exhausted
+ *   they fail with `StoreError{transient: true}` (exit 75).
  * - `putIfAbsent`: `If-None-Match: *` where the server honours it (probed once per store), else
  *   the claim protocol of `claimPutIfAbsent` below (also described in docs/cloud.md).
  *
@@ -49,7 +50,10 @@ export interface S3StoreOptions {
   readonly partSizeBytes?: number;
   /** Attempts per request (first try included), backoff base and cap. */
   readonly retry?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number };
-  /** Age after which another writer's putIfAbsent claim is ignored as abandoned (claims mode). */
+  /**
+   * Age after which another writer's putIfAbsent claim is ignored as abandoned (claims mode);
+   * default `DUET_S3_CLAIM_TTL_MS`, else 120 s. A crashed writer's claim delays others that long.
+   */
   readonly claimTtlMs?: number;
   /** Page size for list (S3 caps it at 1000); small values exercise pagination in tests. */
   readonly listPageSize?: number;
@@ -63,6 +67,10 @@ export interface ResolvedS3Settings {
   readonly region: string;
   readonly regionGiven: boolean;
   readonly conditionalWrites: ConditionalWriteMode;
+  /** Attempts per request, first try included. */
+  readonly maxAttempts: number;
+  /** Age after which a putIfAbsent claim counts as abandoned (claims mode). */
+  readonly claimTtlMs: number;
 }
 
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
@@ -88,12 +96,22 @@ export function resolveS3Settings(
   if (mode !== "auto" && mode !== "if-none-match" && mode !== "claims") {
     throw new Error(`DUET_S3_CONDITIONAL_WRITES must be auto, if-none-match or claims: ${mode}`);
   }
+  const attempts = options.retry?.maxAttempts ?? env.DUET_S3_MAX_ATTEMPTS ?? 6;
+  if (!/^\d+$/.test(`${attempts}`.trim()) || Number(attempts) < 1) {
+    throw new Error(`DUET_S3_MAX_ATTEMPTS must be a whole number from 1: ${attempts}`);
+  }
+  const ttl = options.claimTtlMs ?? env.DUET_S3_CLAIM_TTL_MS ?? 120_000;
+  if (!/^\d+$/.test(`${ttl}`.trim()) || Number(ttl) < 1000) {
+    throw new Error(`DUET_S3_CLAIM_TTL_MS must be a whole number of ms from 1000: ${ttl}`);
+  }
   return {
     endpoint,
     forcePathStyle: forcePathStyle ?? false,
     region: region ?? "us-east-1",
     regionGiven: region !== undefined,
     conditionalWrites: mode,
+    maxAttempts: Number(attempts),
+    claimTtlMs: Number(ttl),
   };
 }
 
@@ -215,10 +233,10 @@ export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
   const uri = `s3://${bucket}${base ? `/${base}` : ""}`;
   const threshold = options.multipartThresholdBytes ?? 16 * MiB;
   const partSize = Math.max(options.partSizeBytes ?? 8 * MiB, 5 * MiB); // S3 minimum part size
-  const maxAttempts = Math.max(1, options.retry?.maxAttempts ?? 6);
+  const maxAttempts = settings.maxAttempts;
   const baseDelayMs = options.retry?.baseDelayMs ?? 200;
   const maxDelayMs = options.retry?.maxDelayMs ?? 10_000;
-  const claimTtlMs = options.claimTtlMs ?? 120_000;
+  const claimTtlMs = settings.claimTtlMs;
   const pageSize = options.listPageSize ?? 1000;
 
   const client = new S3Client({

@@ -290,4 +290,35 @@ Deno.test("s3 settings: endpoint and path style from options, then standard env 
     threw = true;
   }
   assert(threw, "bad DUET_S3_CONDITIONAL_WRITES is refused");
+  assertEquals(resolveS3Settings(opts, {}).maxAttempts, 6);
+  assertEquals(resolveS3Settings(opts, { DUET_S3_MAX_ATTEMPTS: "2" }).maxAttempts, 2);
+  assertEquals(
+    resolveS3Settings({ ...opts, retry: { maxAttempts: 3 } }, { DUET_S3_MAX_ATTEMPTS: "2" })
+      .maxAttempts,
+    3,
+  );
+  assertEquals(resolveS3Settings(opts, {}).claimTtlMs, 120_000);
+  assertEquals(resolveS3Settings(opts, { DUET_S3_CLAIM_TTL_MS: "4000" }).claimTtlMs, 4000);
+  assertEquals(
+    resolveS3Settings({ ...opts, claimTtlMs: 1500 }, { DUET_S3_CLAIM_TTL_MS: "4000" }).claimTtlMs,
+    1500,
+  );
+  for (const bad of ["999", "soon"]) {
+    let refused = false;
+    try {
+      resolveS3Settings(opts, { DUET_S3_CLAIM_TTL_MS: bad });
+    } catch {
+      refused = true;
+    }
+    assert(refused, `DUET_S3_CLAIM_TTL_MS=${bad} is refused`);
+  }
+  for (const bad of ["0", "two", "-1"]) {
+    let refused = false;
+    try {
+      resolveS3Settings(opts, { DUET_S3_MAX_ATTEMPTS: bad });
+    } catch {
+      refused = true;
+    }
+    assert(refused, `DUET_S3_MAX_ATTEMPTS=${bad} is refused`);
+  }
 });
