@@ -1,7 +1,11 @@
 /**
  * evaluate: both models predict the validation and test cases slice by slice; predictions are
- * resized back to each case's original grid and scored with medpy-exact metrics per class and
- * case (voxel units, or mm from the image spacing). Writes metrics.json, metrics.csv, report.html.
+ * stacked back into volumes on each case's original grid (stages/slices.ts restoreLabels),
+ * optionally reduced to the largest component per class, and scored with medpy-exact metrics per
+ * class and case (voxel units, or mm from the image spacing). Writes metrics.json (per case and
+ * mean ± std per class), metrics.csv, and report.html (report/html.ts: summary, metric tables,
+ * training curves from the train stage's curves.json, overlays of the best, median and worst
+ * case of the better model).
  */
 import { Effect, Schema } from "effect";
 import { EvaluateConfig } from "../../schemas/config.ts";
@@ -20,17 +24,33 @@ import { decodeArrays } from "../codec.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { decodeModel, predictSlices } from "../train/model.ts";
 import { loadCase, normalizedCases, restoreLabels } from "../slices.ts";
-import { renderSimpleReport } from "./report.ts";
+import { configDigest } from "../../pipeline/manifest.ts";
+import { renderReport } from "../../report/html.ts";
+import { pickSlice, zSlice } from "../../report/overlay.ts";
+import { type CaseSlice, type CurvePoint, evaluationReport } from "./report_data.ts";
 
 export const evaluate = defineStage({
   name: "evaluate",
-  version: 1,
+  version: 2,
   needs: ["ingest", "normalize", "train", "refine"],
   shardable: false,
-  select: (c) => ({ evaluate: c.evaluate, classes: c.data.classes }),
-  input: Schema.Struct({ evaluate: EvaluateConfig, classes: Schema.Array(Schema.String) }),
+  select: (c) => ({
+    evaluate: c.evaluate,
+    classes: c.data.classes,
+    // Shown in the report.
+    configDigest: configDigest(c),
+    dataset: c.data.source,
+    seed: c.seed,
+  }),
+  input: Schema.Struct({
+    evaluate: EvaluateConfig,
+    classes: Schema.Array(Schema.String),
+    configDigest: Schema.String,
+    dataset: Schema.String,
+    seed: Schema.Int,
+  }),
   output: EvaluateOutput,
-  run: (ctx, { evaluate: config, classes }) =>
+  run: (ctx, { evaluate: config, classes, configDigest, dataset, seed }) =>
     Effect.gen(function* () {
       const ingest = ctx.input("ingest");
       const norm = ctx.input("normalize");
@@ -52,16 +72,19 @@ export const evaluate = defineStage({
         c.role === "validation" || c.role === "test"
       );
       const perModel: Record<string, { caseId: string; metrics: CaseMetrics }[]> = {};
+      // The slice with the most label ∪ prediction, per model and case, for the overlays.
+      const shown = new Map<string, CaseSlice>();
       const bar = ctx.reporter.progress("evaluate", targets.length * models.length);
       for (const info of targets) {
         const c = yield* loadCase(norm, info);
         const original = originals.get(info.id)!;
         const [nx, ny, nz] = original.shape;
-        const label = decodeArrays(yield* ingest.read(original.artifact)).arrays.label
-          .data as Uint8Array<ArrayBuffer>;
+        const stored = decodeArrays(yield* ingest.read(original.artifact)).arrays;
+        const label = stored.label.data as Uint8Array<ArrayBuffer>;
+        const image = stored.image.data as Float32Array;
         for (const { name, model } of models) {
           const small = yield* Effect.promise(() =>
-            predictSlices(model, c.image, nz, c.width, c.height)
+            predictSlices(model, c.image, info.slices, c.width, c.height)
           );
           let pred: Uint8Array = restoreLabels(info, small);
           if (config.largestComponent) pred = keepLargestComponent(pred, [nx, ny, nz]);
@@ -73,10 +96,20 @@ export const evaluate = defineStage({
             ...(config.units === "mm" ? { spacing: original.spacing } : {}),
           });
           (perModel[name] ??= []).push({ caseId: info.id, metrics });
+          const z = pickSlice(label, pred, [nx, ny, nz]);
+          shown.set(`${name}\u0000${info.id}`, {
+            z,
+            width: nx,
+            height: ny,
+            image: zSlice(image, [nx, ny, nz], z).slice(),
+            label: zSlice(label, [nx, ny, nz], z).slice(),
+            pred: zSlice(pred, [nx, ny, nz], z).slice(),
+          });
           bar.tick();
         }
       }
       bar.done();
+      for (const { model } of models) yield* Effect.promise(() => model.release());
       const out: Record<string, EvaluateOutputType["models"][string]> = {};
       for (const [name, rows] of Object.entries(perModel)) {
         const agg = aggregateMetrics(rows.map((r) => r.metrics));
@@ -93,13 +126,36 @@ export const evaluate = defineStage({
             .join("\n"),
         ),
       );
-      const curves = JSON.parse(new TextDecoder().decode(yield* trained.read(summary.curves)));
-      yield* ctx.write(
-        "report.html",
-        new TextEncoder().encode(
-          renderSimpleReport({ classes, models: out, perModel, curves, method: summary.method }),
-        ),
-      );
+      const curves = JSON.parse(
+        new TextDecoder().decode(yield* trained.read(summary.curves)),
+      ) as CurvePoint[];
+      const report = evaluationReport({
+        method: summary.method,
+        configDigest,
+        dataset,
+        runId: ctx.runId,
+        unit: config.units,
+        classes,
+        models: Object.entries(perModel).map(([name, cases]) => ({
+          name: `model ${name}`,
+          cases,
+        })),
+        curves,
+        slices: (model, caseId) => shown.get(`${model.replace(/^model /, "")}\u0000${caseId}`),
+        trainSeconds: summary.seconds,
+        facts: [
+          ["training steps", String(summary.steps)],
+          ["seed", String(seed)],
+          ["largest component", config.largestComponent ? "kept per class" : "off"],
+          [
+            "cases",
+            `${targets.filter((c) => c.role === "validation").length} validation, ${
+              targets.filter((c) => c.role === "test").length
+            } test`,
+          ],
+        ],
+      });
+      yield* ctx.write("report.html", new TextEncoder().encode(renderReport(report)));
       return {
         cases: targets.length,
         models: out,

@@ -1,0 +1,204 @@
+/**
+ * The evaluate and export stages on the tiny phantom run (tests/pipeline/tiny.json), through the
+ * runner: the exported model.onnx is a valid Duet model (recipe = recipeOf(config), config
+ * digest, input size, onnx.checker), parity with the engine is recorded, the masks are on the
+ * original grid and equal to what `predict` writes for the same image, and report.html is
+ * self-contained and renders in headless Chromium (screenshot checked for overlays and curves;
+ * DUET_REPORT_SCREENSHOT=path keeps a copy to look at).
+ */
+import { Effect, Exit } from "effect";
+import { decode } from "fast-png";
+import { assert, assertEquals } from "../assert.ts";
+import { loadConfig } from "../../pipeline/config.ts";
+import { configDigest } from "../../pipeline/manifest.ts";
+import { makeMemoryReporter } from "../../pipeline/progress.ts";
+import { runPipeline } from "../../pipeline/run.ts";
+import { failureOf, resolveStage, type RunEnv } from "../../pipeline/runner.ts";
+import { makeMemoryStore } from "../../pipeline/store.ts";
+import { decodeNifti, encodeNifti } from "../../io/nifti.ts";
+import { OVERLAY_COLORS } from "../../report/overlay.ts";
+import { SERIES_COLORS } from "../../report/chart.ts";
+import type { EvaluateOutput, ExportOutput, IngestOutput } from "../../schemas/outputs.ts";
+import { decodeArrays } from "../../stages/codec.ts";
+import { parseDuetModel } from "../../stages/export/onnx.ts";
+import { recipeOf } from "../../stages/normalize/recipe.ts";
+import { stages } from "../../stages/registry.ts";
+import { python, tempDir } from "../io/python.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const CHROMIUM = "/usr/bin/chromium";
+
+async function tinyRun() {
+  const config = await Effect.runPromise(
+    loadConfig(`${root}tests/pipeline/tiny.json`, [
+      "train.steps=150",
+      "train.validateEvery=25",
+      // Model b segments something after 150 steps (a is still empty): masks are not all 0.
+      "export.model=b",
+    ]),
+  );
+  const env: RunEnv = {
+    store: makeMemoryStore(),
+    runId: "t",
+    config,
+    reporter: makeMemoryReporter(),
+    device: "cpu",
+    signal: new AbortController().signal,
+    stages,
+    cache: new Map(),
+  };
+  const exit = await Effect.runPromiseExit(runPipeline(env));
+  if (Exit.isFailure(exit)) throw failureOf(exit.cause);
+  const stage = async (name: "ingest" | "evaluate" | "export") => {
+    const up = (await Effect.runPromise(resolveStage(env, name)))!;
+    return {
+      summary: up.summaries[0],
+      read: (artifact: string) => Effect.runPromise(up.read(artifact)),
+    };
+  };
+  return { config, stage };
+}
+
+const run = tinyRun();
+
+Deno.test("export stage: Duet model.onnx with the run's recipe and digest, parity, masks = predict's", async () => {
+  const { config, stage } = await run;
+  const exported = await stage("export");
+  const out = exported.summary as ExportOutput;
+  assertEquals(out.format, "duet-segmentation-1");
+  assert(out.parity.maxAbsDiff < 1e-5 && out.parity.slices > 0, JSON.stringify(out.parity));
+  const bytes = await exported.read(out.model);
+  const model = parseDuetModel("model.onnx", bytes);
+  assertEquals(model.normalize, JSON.parse(JSON.stringify(recipeOf(config.normalize))));
+  assertEquals(model.configDigest, configDigest(config));
+  assertEquals(model.inputSize, [...config.normalize.size]);
+  assertEquals(model.classes, [...config.data.classes]);
+
+  const dir = tempDir("export-stage");
+  try {
+    await Deno.writeFile(`${dir}/model.onnx`, bytes);
+    await python(
+      "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)",
+      [`${dir}/model.onnx`],
+    );
+    // Every validation/test case has a mask on its original grid, equal to `predict`'s.
+    const ingest = await stage("ingest");
+    const records = (ingest.summary as IngestOutput).cases.filter((c) =>
+      c.role === "validation" || c.role === "test"
+    );
+    assertEquals(out.masks.length, records.length);
+    let foreground = 0;
+    for (const r of records) {
+      const image = decodeArrays(await ingest.read(r.artifact)).arrays.image.data as Float32Array;
+      await Deno.writeFile(
+        `${dir}/${r.id}.nii.gz`,
+        encodeNifti({ data: image, shape: r.shape, spacing: r.spacing, affine: [...r.affine] }),
+      );
+    }
+    const p = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        `${root}pipeline/main.ts`,
+        "predict",
+        "--model",
+        `${dir}/model.onnx`,
+        "--out",
+        `${dir}/pred`,
+        "--input",
+        ...records.map((r) => `${dir}/${r.id}.nii.gz`),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(p.success, new TextDecoder().decode(p.stderr));
+    for (const r of records) {
+      const name = out.masks.find((m) => m === `mask-${r.id}.nii.gz`);
+      assert(name, `no mask for ${r.id}`);
+      const mask = decodeNifti(await exported.read(name), name);
+      assertEquals(mask.shape, r.shape);
+      for (let i = 0; i < 12; i++) assert(Math.abs(mask.affine[i] - r.affine[i]) < 1e-5, "affine");
+      const predicted = decodeNifti(await Deno.readFile(`${dir}/pred/${r.id}.nii.gz`), r.id);
+      assertEquals(
+        [...predicted.data],
+        [...mask.data],
+        `${r.id}: export mask differs from predict`,
+      );
+      foreground += mask.data.filter((v) => v !== 0).length;
+    }
+    assert(foreground > 0, "the exported model predicted nothing: weak test");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("evaluate stage: self-contained report.html that renders in headless Chromium", async () => {
+  const { stage } = await run;
+  const evaluation = await stage("evaluate");
+  const out = evaluation.summary as EvaluateOutput;
+  const html = new TextDecoder().decode(await evaluation.read(out.report));
+  assert(html.startsWith("<!DOCTYPE html>"));
+  assert(!/\b(src|href)="(?!data:)/.test(html) && !/https?:\/\//.test(html), "external resource");
+  assert(!/NaN|undefined|Infinity/.test(html), "NaN/undefined in the report");
+  assertEquals(html.match(/<svg /g)?.length, 2, "loss and validation Dice charts");
+  const overlays = html.match(/<img src="data:image\/png;base64,/g)?.length ?? 0;
+  assert(overlays >= 1 && overlays <= 3, `${overlays} overlays`);
+  for (const text of ["cmems", "organ (1)", "vessel (2)", "Validation Dice", "phantom-00"]) {
+    assert(html.includes(text), text);
+  }
+  const metrics = JSON.parse(new TextDecoder().decode(await evaluation.read(out.json)));
+  assertEquals(Object.keys(metrics.models).sort(), ["a", "b"]);
+  if (!existsSync(CHROMIUM)) return;
+
+  const dir = tempDir("evaluate-report");
+  try {
+    await Deno.writeTextFile(`${dir}/report.html`, html);
+    const shot = `${dir}/shot.png`;
+    const r = await new Deno.Command(CHROMIUM, {
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--hide-scrollbars",
+        `--user-data-dir=${dir}/profile`,
+        `--screenshot=${shot}`,
+        "--window-size=1200,2000",
+        `file://${dir}/report.html`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(90_000),
+    }).output();
+    assert(r.success, new TextDecoder().decode(r.stderr));
+    const copyTo = Deno.env.get("DUET_REPORT_SCREENSHOT");
+    if (copyTo) await Deno.copyFile(shot, copyTo);
+    const png = decode(await Deno.readFile(shot));
+    const counts = new Map<number, number>();
+    for (let i = 0; i < png.width * png.height; i++) {
+      const o = i * png.channels;
+      const key = (png.data[o] << 16) | (png.data[o + 1] << 8) | png.data[o + 2];
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    const seen = (rgb: readonly number[]) =>
+      counts.get((rgb[0] << 16) | (rgb[1] << 8) | rgb[2]) ?? 0;
+    assert(counts.size > 200, `only ${counts.size} colours: blank page?`);
+    assert(seen(OVERLAY_COLORS.label) > 100, "ground-truth contours not drawn");
+    const hex = SERIES_COLORS[0];
+    assert(seen([1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16))) > 20, "curves not drawn");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
