@@ -133,7 +133,7 @@ function summarySection(data: ReportData): string {
     ["Method", esc(data.run.method)],
     ["Dataset", esc(data.run.dataset)],
     ["Config digest", `<code title="${esc(digest)}">${esc(digest.slice(0, 12))}</code>`],
-    ["Total time", esc(formatDuration(total))],
+    ...(data.run.durations.length ? [["Total time", esc(formatDuration(total))]] : []),
   ];
   const facts = (data.run.facts ?? []).map(([k, v]) =>
     `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`

@@ -135,7 +135,6 @@ export interface EvaluationReportInput {
   models: readonly ModelEvaluation[];
   curves: readonly CurvePoint[];
   slices: (model: string, caseId: string) => CaseSlice | undefined;
-  trainSeconds: number;
   facts: readonly (readonly [string, string])[];
 }
 
@@ -148,7 +147,8 @@ export function evaluationReport(input: EvaluationReportInput): ReportData {
       configDigest: input.configDigest,
       dataset: `${input.dataset} (${cases} validation/test case${cases === 1 ? "" : "s"})`,
       runId: input.runId,
-      durations: [{ stage: "train", seconds: input.trainSeconds }],
+      // No wall times: the report is an artifact, and a resumed run must reproduce it exactly.
+      durations: [],
       facts: input.facts,
     },
     unit: input.unit,

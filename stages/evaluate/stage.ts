@@ -142,7 +142,6 @@ export const evaluate = defineStage({
         })),
         curves,
         slices: (model, caseId) => shown.get(`${model.replace(/^model /, "")}\u0000${caseId}`),
-        trainSeconds: summary.seconds,
         facts: [
           ["training steps", String(summary.steps)],
           ["seed", String(seed)],
