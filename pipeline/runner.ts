@@ -164,7 +164,9 @@ export const resolveStage = (
       const markers = yield* committedMarkers(env, name, key);
       if (markers) {
         const stage = stageByName(env, name);
-        const artifacts = markers.flatMap((m) => m.artifacts);
+        // By name, so the digest (and every downstream key) does not depend on the shard count.
+        const artifacts = markers.flatMap((m) => m.artifacts)
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
         const summaries: unknown[] = [];
         for (const m of markers) {
           summaries.push(

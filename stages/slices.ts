@@ -16,7 +16,11 @@ export interface CaseSlices {
 }
 
 export const normalizedCases = (up: Upstream) =>
-  (up.summaries as NormalizeOutput[]).flatMap((s) => s.cases);
+  (up.summaries as NormalizeOutput[]).flatMap((s) => s.cases).sort(byId);
+
+/** Case order independent of how the upstream stage was sharded. */
+export const byId = (a: { id: string }, b: { id: string }) =>
+  a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
 export const loadCase = (up: Upstream, info: SliceCase) =>
   Effect.map(up.read(info.artifact), (bytes): CaseSlices => {

@@ -20,6 +20,7 @@ import { Effect } from "effect";
 import { NormalizeConfig } from "../../schemas/config.ts";
 import { type IngestOutput, NormalizeOutput, type SliceCase } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
+import { byId } from "../slices.ts";
 import { ConfigError } from "../../pipeline/errors.ts";
 import { normalizeCase } from "../../preprocess/normalize.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
@@ -37,7 +38,7 @@ export const normalize = defineStage({
   run: (ctx, config) =>
     Effect.gen(function* () {
       const upstream = ctx.input("ingest");
-      const all = upstream.summaries.flatMap((s) => (s as IngestOutput).cases);
+      const all = upstream.summaries.flatMap((s) => (s as IngestOutput).cases).sort(byId);
       const mine = all.filter((_, i) => i % ctx.shard.count === ctx.shard.index);
       const recipe = recipeOf(config);
       if (recipe.spacing?.length === 3 && all.some((c) => c.role === "exemplar")) {

@@ -20,7 +20,7 @@ const BACKGROUNDS = 64;
 
 export const synthesize = defineStage({
   name: "synthesize",
-  version: 2,
+  version: 3,
   needs: ["normalize"],
   shardable: true,
   select: (c) => ({ synthesize: c.synthesize, seed: c.seed }),
@@ -65,10 +65,9 @@ export const synthesize = defineStage({
         }
       }
       const { width: w, height: h } = sources[0].image;
-      const images = new Float32Array(mine.length * w * h);
-      const labels = new Uint8Array(mine.length * w * h);
       const bar = ctx.reporter.progress("synthesize", mine.length);
-      mine.forEach((i, k) => {
+      const artifacts: string[] = [];
+      for (const i of mine) {
         const rng = root.fork(i);
         const exemplar = sources[rng.int(0, sources.length)];
         const s = synthesizeSample(exemplar, backgrounds, rng, {
@@ -79,19 +78,19 @@ export const synthesize = defineStage({
           pasteScale: config.scale,
           pasteRotationDeg: config.rotateDegrees,
         });
-        images.set(s.image.data, k * w * h);
-        labels.set(s.label.data, k * w * h);
+        // One artifact per sample: the stage's outputs do not depend on the shard count.
+        const artifact = `synthetic-${String(i).padStart(5, "0")}.bin`;
+        yield* ctx.write(
+          artifact,
+          encodeArrays({ index: i }, {
+            image: { data: s.image.data, shape: [1, h, w] },
+            label: { data: s.label.data, shape: [1, h, w] },
+          }),
+        );
+        artifacts.push(artifact);
         bar.tick();
-      });
+      }
       bar.done();
-      const artifact = `synthetic-${ctx.shard.index}.bin`;
-      yield* ctx.write(
-        artifact,
-        encodeArrays({ indices: mine }, {
-          image: { data: images, shape: [mine.length, h, w] },
-          label: { data: labels, shape: [mine.length, h, w] },
-        }),
-      );
-      return { samples: mine.length, artifacts: [artifact] };
+      return { samples: mine.length, artifacts };
     }),
 });

@@ -59,7 +59,8 @@ export const loadPool = (norm: Upstream, synth: Upstream) =>
         else pool.unlabelled.push(slice(z));
       }
     }
-    for (const name of (synth.summaries as SynthesizeOutput[]).flatMap((s) => s.artifacts)) {
+    const samples = (synth.summaries as SynthesizeOutput[]).flatMap((s) => s.artifacts).sort();
+    for (const name of samples) {
       const { arrays } = decodeArrays(yield* synth.read(name));
       const [n, h, w] = arrays.image.shape;
       const images = arrays.image.data as Float32Array, labels = arrays.label.data as Uint8Array;
