@@ -254,14 +254,11 @@ Deno.test("scheduler simulation: stage processes on S3, SIGKILLs and retries, sa
   }
 });
 
-// Sharding is not yet layout-independent, so a run with 2 shards per shardable stage does not
-// reproduce an unsharded `pipeline run` (see docs/cloud.md "Scheduler simulation"): flip this
-// once the runner and stages order upstream artifacts and cases canonically.
-const SHARD_LAYOUT_INDEPENDENT = false;
-
+// Outputs do not depend on the shard count (upstream digests over artifacts sorted by name,
+// cases ordered by id, one synthesize artifact per sample), so the sharded run must reproduce an
+// unsharded `pipeline run` key for key and digest for digest.
 Deno.test({
   name: "scheduler simulation: the sharded run equals an unsharded `pipeline run`",
-  ignore: !SHARD_LAYOUT_INDEPENDENT,
   fn: () => {
     assert(result, "the simulation test did not finish");
     const sim = fingerprint(result.chaos), local = fingerprint(result.local);
