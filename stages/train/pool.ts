@@ -1,11 +1,12 @@
 /**
  * The training pool, read from the normalize and synthesize outputs: labelled slices (exemplar,
- * labelled volumes' trainLabels, optionally synthetic samples), unlabelled slices (everything
- * else of the training roles; their labels are never loaded) and validation volumes.
+ * labelled volumes' trainLabels, optionally synthetic samples) and validation volumes are held in
+ * memory; unlabelled slices (everything else of the training roles; their labels are never
+ * loaded) are streamed case by case from the normalize artifacts through a bounded cache.
  */
 import { Effect } from "effect";
 import type { Upstream } from "../../pipeline/stage.ts";
-import type { SynthesizeOutput } from "../../schemas/outputs.ts";
+import type { SliceCase, SynthesizeOutput } from "../../schemas/outputs.ts";
 import { decodeArrays } from "../codec.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
 
@@ -21,43 +22,51 @@ export interface ValidationVolume {
   readonly slices: number;
 }
 
+/** Slice z of the unlabelled case `c` (an index into the pool's case list). */
+export interface SliceRef {
+  readonly c: number;
+  readonly z: number;
+}
+
+/** Normalized case images kept in memory while streaming unlabelled slices. */
+export const CACHE_BYTES = 256 * 2 ** 20;
+
 export interface Pool {
   readonly width: number;
   readonly height: number;
   readonly labelled: LabelledSlice[];
   readonly synthetic: LabelledSlice[];
-  readonly unlabelled: Float32Array[];
+  readonly unlabelled: SliceRef[];
   readonly validation: ValidationVolume[];
+  /** The image of an unlabelled slice (read through the cache). */
+  readonly unlabelledSlice: (ref: SliceRef) => Effect.Effect<Float32Array, unknown>;
 }
 
-export const loadPool = (norm: Upstream, synth: Upstream) =>
+export const loadPool = (norm: Upstream, synth: Upstream, cacheBytes = CACHE_BYTES) =>
   Effect.gen(function* () {
-    const pool: Pool = {
-      width: 0,
-      height: 0,
-      labelled: [],
-      synthetic: [],
-      unlabelled: [],
-      validation: [],
-    };
+    const labelled: LabelledSlice[] = [], synthetic: LabelledSlice[] = [];
+    const unlabelled: SliceRef[] = [], validation: ValidationVolume[] = [];
+    const streamed: SliceCase[] = [];
     let size: [number, number] = [0, 0];
     for (const info of normalizedCases(norm)) {
       if (info.role === "test") continue;
-      const c = yield* loadCase(norm, info);
-      size = [c.width, c.height];
-      const plane = c.width * c.height;
-      const slice = (z: number) => c.image.subarray(z * plane, (z + 1) * plane);
-      if (info.role === "validation") {
-        const labels = new Uint8Array(info.slices * plane);
-        for (let z = 0; z < info.slices; z++) labels.set(c.label(z)!, z * plane);
-        pool.validation.push({ id: info.id, image: c.image, labels, slices: info.slices });
-        continue;
+      size = [...info.params.size];
+      const plane = size[0] * size[1];
+      const trainLabels = new Set(info.trainLabels);
+      if (info.role === "validation" || trainLabels.size) {
+        const c = yield* loadCase(norm, info);
+        if (info.role === "validation") {
+          const labels = new Uint8Array(info.slices * plane);
+          for (let z = 0; z < info.slices; z++) labels.set(c.label(z)!, z * plane);
+          validation.push({ id: info.id, image: c.image, labels, slices: info.slices });
+          continue;
+        }
+        for (const z of trainLabels) {
+          labelled.push({ image: c.image.slice(z * plane, (z + 1) * plane), label: c.label(z)! });
+        }
       }
-      const labelled = new Set(info.trainLabels);
-      for (let z = 0; z < info.slices; z++) {
-        if (labelled.has(z)) pool.labelled.push({ image: slice(z), label: c.label(z)! });
-        else pool.unlabelled.push(slice(z));
-      }
+      const c = streamed.push(info) - 1;
+      for (let z = 0; z < info.slices; z++) if (!trainLabels.has(z)) unlabelled.push({ c, z });
     }
     const samples = (synth.summaries as SynthesizeOutput[]).flatMap((s) => s.artifacts).sort();
     for (const name of samples) {
@@ -65,11 +74,39 @@ export const loadPool = (norm: Upstream, synth: Upstream) =>
       const [n, h, w] = arrays.image.shape;
       const images = arrays.image.data as Float32Array, labels = arrays.label.data as Uint8Array;
       for (let i = 0; i < n; i++) {
-        pool.synthetic.push({
+        synthetic.push({
           image: images.subarray(i * w * h, (i + 1) * w * h),
           label: labels.subarray(i * w * h, (i + 1) * w * h),
         });
       }
     }
-    return { ...pool, width: size[0], height: size[1] };
+    const cache = new Map<number, Float32Array>();
+    let cached = 0;
+    const unlabelledSlice = (ref: SliceRef) =>
+      Effect.gen(function* () {
+        let image = cache.get(ref.c);
+        if (image) {
+          cache.delete(ref.c); // re-insert: Map order is the recency order
+        } else {
+          image = (yield* loadCase(norm, streamed[ref.c])).image;
+          cached += image.byteLength;
+          for (const [k, v] of cache) {
+            if (cached <= cacheBytes) break;
+            cache.delete(k);
+            cached -= v.byteLength;
+          }
+        }
+        cache.set(ref.c, image);
+        const plane = size[0] * size[1];
+        return image.subarray(ref.z * plane, (ref.z + 1) * plane);
+      });
+    return {
+      width: size[0],
+      height: size[1],
+      labelled,
+      synthetic,
+      unlabelled,
+      validation,
+      unlabelledSlice,
+    } satisfies Pool;
   });

@@ -200,10 +200,11 @@ function trainRun(ctx: StageContext, { train: config, augment, seed, classes }: 
         ...method.weights(t, config),
       };
       if (method.unlabelled) {
-        const picks = Array.from(
-          { length: s.bu },
-          () => pool.unlabelled[rng.int(0, pool.unlabelled.length)],
-        );
+        const picks = [];
+        for (let i = 0; i < s.bu; i++) {
+          const ref = pool.unlabelled[rng.int(0, pool.unlabelled.length)];
+          picks.push(yield* pool.unlabelledSlice(ref));
+        }
         const params = views.batch(picks.map((x) => image2d(w, h, x)), rng, ub);
         mixPerm.fill(0);
         mixBox.fill(0);

@@ -15,11 +15,17 @@ import { sha256 } from "../../pipeline/digest.ts";
 import { stages } from "../../stages/registry.ts";
 import { Methods } from "../../schemas/config.ts";
 import { decodeModel } from "../../stages/train/model.ts";
+import { loadPool } from "../../stages/train/pool.ts";
+import { resolveStage } from "../../pipeline/runner.ts";
 
 const tiny = new URL("../pipeline/tiny.json", import.meta.url).pathname;
 const upToTrain = [...stages].slice(0, stages.findIndex((s) => s.name === "train") + 1);
 
-async function train(sets: string[], store: ObjectStoreShape = makeMemoryStore()) {
+async function train(
+  sets: string[],
+  store: ObjectStoreShape = makeMemoryStore(),
+  upTo = upToTrain,
+) {
   const config = await Effect.runPromise(loadConfig(tiny, ["train.steps=4", ...sets]));
   const env: RunEnv = {
     store,
@@ -28,10 +34,11 @@ async function train(sets: string[], store: ObjectStoreShape = makeMemoryStore()
     reporter: makeMemoryReporter(),
     device: "cpu",
     signal: new AbortController().signal,
-    stages: upToTrain,
+    stages: upTo,
     cache: new Map(),
   };
   const exit = await Effect.runPromiseExit(runPipeline(env));
+  if (upTo !== upToTrain) return { exit, files: {} as Record<string, Uint8Array>, env };
   const summaries = async () => {
     const list = await Effect.runPromise(store.list("runs/t/stages/train/"));
     const files: Record<string, Uint8Array> = {};
@@ -74,4 +81,22 @@ Deno.test("a mutual-learning method without unlabelled slices is a config error 
   const failure = failureOf(exit.cause);
   assertEquals(exitCodeOf(failure), 64);
   assert(String((failure as { problems: string[] }).problems).includes("train.method=supervised"));
+});
+
+Deno.test("unlabelled slices stream through a bounded cache: same slices with a 1-byte budget", async () => {
+  const upTo = upToTrain.filter((s) => s.name !== "train");
+  const { env } = await train([], makeMemoryStore(), upTo);
+  const pools = await Effect.runPromise(Effect.gen(function* () {
+    const norm = (yield* resolveStage(env!, "normalize"))!;
+    const synth = (yield* resolveStage(env!, "synthesize"))!;
+    return [yield* loadPool(norm, synth), yield* loadPool(norm, synth, 1)];
+  }));
+  const [big, tinyCache] = pools;
+  assertEquals(big.unlabelled.length, 6 * 8 - 1); // 6 training cases x 8 slices, minus the exemplar slice
+  assertEquals(big.labelled.length, 1);
+  for (const ref of [...big.unlabelled].reverse()) {
+    const a = await Effect.runPromise(big.unlabelledSlice(ref));
+    const b = await Effect.runPromise(tinyCache.unlabelledSlice(ref));
+    assertEquals([...a], [...b]);
+  }
 });
