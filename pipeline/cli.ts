@@ -126,7 +126,10 @@ const resume = Command.make("resume", {
 const status = Command.make("status", {
   runId: runIdFlag,
   store: storeFlag,
-  json: Flag.Boolean("json").pipe(Flag.withDescription("one JSON object on stdout")),
+  json: Flag.Boolean("json").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("one JSON object on stdout"),
+  ),
 }, (flags) =>
   Effect.gen(function* () {
     const store = yield* storeFromUri(Option.getOrElse(flags.store, () => ".duet"));

@@ -144,6 +144,9 @@ Deno.test("two `stage` processes for the same unit: one commits, the other repor
   ) => (s.includes("cached") ? "cached" : s.includes("committed") ? "committed" : s));
   assertEquals(said.sort(), ["cached", "committed"]);
   assertEquals((await committed(store, "s2")).units.length, 1);
+  const status = await cli(["status", "--store", store, "--run-id", "s2"]);
+  assertEquals(status.code, 0, status.stderr);
+  assert(/ingest\s+committed/.test(status.stdout + status.stderr), status.stdout);
 });
 
 Deno.test("bad config: exit 64 with every problem listed", async () => {
