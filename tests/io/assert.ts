@@ -6,7 +6,8 @@ export function assert(cond: unknown, message = "assertion failed"): asserts con
 }
 
 export function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  nodeAssert.deepStrictEqual(actual, expected, message);
+  if (message === undefined) nodeAssert.deepStrictEqual(actual, expected);
+  else nodeAssert.deepStrictEqual(actual, expected, message);
 }
 
 export function assertAlmostEquals(actual: number, expected: number, tol: number, msg = ""): void {
