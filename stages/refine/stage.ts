@@ -1,7 +1,8 @@
 /**
  * refine: both models predict the unlabelled pool; their probabilities are averaged and pixels
  * below the confidence threshold are left out (255). The fused pseudo-labels are written for a
- * second training round. Disabled by default (the pass-through keeps the pipeline shape fixed).
+ * second training round, each class cleaned to its largest 3D connected component
+ * (`largestComponent`). Disabled by default (the pass-through keeps the pipeline shape fixed).
  */
 import { Effect, Schema } from "effect";
 import { RefineConfig } from "../../schemas/config.ts";
@@ -9,13 +10,14 @@ import { RefineOutput, type TrainOutput } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
 import { ConfigError } from "../../pipeline/errors.ts";
 import { encodeArrays } from "../codec.ts";
+import { keepLargestComponent } from "../../metrics/components.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { decodeModel, predictSlices } from "../train/model.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
 
 export const refine = defineStage({
   name: "refine",
-  version: 1,
+  version: 2,
   needs: ["normalize", "train"],
   shardable: true,
   select: (c) => ({ refine: c.refine, classes: c.data.classes.length }),
@@ -66,11 +68,16 @@ export const refine = defineStage({
             labels[z * plane + q] = bestP >= config.confidence ? best : 255;
           }
         }
+        const cleaned = config.largestComponent
+          ? keepLargestComponent(labels, [c.width, c.height, info.slices], {
+            classes: Array.from({ length: classes - 1 }, (_, k) => k + 1),
+          })
+          : labels;
         slices += info.slices;
         yield* ctx.write(
           `pseudo-${info.id}.bin`,
           encodeArrays({ id: info.id }, {
-            label: { data: labels, shape: [info.slices, c.height, c.width] },
+            label: { data: cleaned, shape: [info.slices, c.height, c.width] },
           }),
         );
         bar.tick();

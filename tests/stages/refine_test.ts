@@ -1,0 +1,57 @@
+/** refine on the tiny run: fused, confidence-filtered pseudo-labels, one component per class. */
+import { Effect, Exit } from "effect";
+import { assert, assertEquals } from "../assert.ts";
+import { runPipeline } from "../../pipeline/run.ts";
+import type { RunEnv } from "../../pipeline/runner.ts";
+import { makeMemoryStore } from "../../pipeline/store.ts";
+import { loadConfig } from "../../pipeline/config.ts";
+import { makeMemoryReporter } from "../../pipeline/progress.ts";
+import { stages } from "../../stages/registry.ts";
+import { decodeArrays } from "../../stages/codec.ts";
+import { labelComponents } from "../../metrics/components.ts";
+
+const tiny = new URL("../pipeline/tiny.json", import.meta.url).pathname;
+
+Deno.test("refine writes a pseudo-label volume per unlabelled case, 255 where unsure, one component per class", async () => {
+  const store = makeMemoryStore();
+  const config = await Effect.runPromise(
+    loadConfig(tiny, [
+      "train.method=supervised",
+      "train.steps=200",
+      "refine.enabled=true",
+      "refine.confidence=0.5",
+    ]),
+  );
+  const env: RunEnv = {
+    store,
+    runId: "r",
+    config,
+    reporter: makeMemoryReporter(),
+    device: "cpu",
+    signal: new AbortController().signal,
+    stages: [...stages].slice(0, stages.findIndex((s) => s.name === "refine") + 1),
+    cache: new Map(),
+  };
+  assert(Exit.isSuccess(await Effect.runPromiseExit(runPipeline(env))));
+  const keys = (await Effect.runPromise(store.list("runs/r/stages/refine/")))
+    .filter((k) => k.includes("/pseudo-"));
+  // 6 training phantoms; phantom-000 is the exemplar case, the other 5 are unlabelled.
+  assertEquals(keys.length, 5);
+  let unsure = 0, labelled = 0;
+  for (const key of keys) {
+    const { arrays } = decodeArrays((await Effect.runPromise(store.get(key)))!);
+    const [nz, h, w] = arrays.label.shape;
+    const labels = arrays.label.data as Uint8Array;
+    for (const v of labels) {
+      assert(v <= 2 || v === 255, `label ${v}`);
+      if (v === 255) unsure++;
+      else if (v > 0) labelled++;
+    }
+    for (const c of [1, 2]) {
+      const mask = labels.map((v) => (v === c ? 1 : 0));
+      assert(labelComponents(mask, [w, h, nz], 26).count <= 1, `${key}: class ${c} split`);
+    }
+  }
+  assert(labelled > 0, "no foreground pseudo-labels");
+  assert(unsure > 0 && labelled + unsure < keys.length * 8 * 32 * 32);
+});
