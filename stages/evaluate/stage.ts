@@ -22,6 +22,7 @@ import { aggregateMetrics, METRIC_NAMES, metricsCsv } from "../../metrics/aggreg
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { decodeArrays } from "../codec.ts";
 import { Predictor } from "../../engine/predict.ts";
+import { finalModels } from "../final_models.ts";
 import { decodeModel, predictSlices } from "../train/model.ts";
 import { loadCase, normalizedCases, restoreLabels } from "../slices.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
@@ -31,7 +32,7 @@ import { type CaseSlice, type CurvePoint, evaluationReport } from "./report_data
 
 export const evaluate = defineStage({
   name: "evaluate",
-  version: 2,
+  version: 3,
   needs: ["ingest", "normalize", "train", "refine"],
   shardable: false,
   select: (c) => ({
@@ -57,8 +58,9 @@ export const evaluate = defineStage({
       const trained = ctx.input("train");
       const summary = trained.summaries[0] as TrainOutput;
       const models: { name: string; model: Predictor }[] = [];
-      for (const [k, artifact] of summary.models.entries()) {
-        const { model } = decodeModel(yield* trained.read(artifact));
+      const pair = finalModels(ctx);
+      for (const [k, artifact] of pair.names.entries()) {
+        const { model } = decodeModel(yield* pair.upstream.read(artifact));
         const size = normalizedCases(norm)[0].params.size;
         const predictor = yield* Effect.promise(() =>
           Predictor.create(model, { spatial: [size[1], size[0]] })

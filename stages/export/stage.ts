@@ -22,6 +22,7 @@ import type { Volume } from "../../io/volume.ts";
 import { decodeArrays } from "../codec.ts";
 import { recipeOf } from "../normalize/recipe.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
+import { finalModels } from "../final_models.ts";
 import { decodeModel } from "../train/model.ts";
 import { DUET_FORMAT, exportSegmentation, parseDuetModel } from "./onnx.ts";
 import { ParityChecker } from "./parity.ts";
@@ -37,8 +38,8 @@ const failed = (message: string) => new StageFailed({ stage: "export", message, 
 
 export const exportModel = defineStage({
   name: "export",
-  version: 2,
-  needs: ["ingest", "normalize", "train", "evaluate"],
+  version: 3,
+  needs: ["ingest", "normalize", "train", "refine", "evaluate"],
   shardable: false,
   select: (c) => ({
     export: c.export,
@@ -55,10 +56,10 @@ export const exportModel = defineStage({
   output: ExportOutput,
   run: (ctx, { export: config, classes, normalize, configDigest }) =>
     Effect.gen(function* () {
-      const trained = ctx.input("train");
-      const summary = trained.summaries[0] as TrainOutput;
+      const summary = ctx.input("train").summaries[0] as TrainOutput;
+      const pair = finalModels(ctx);
       const { model } = decodeModel(
-        yield* trained.read(summary.models[config.model === "a" ? 0 : 1]),
+        yield* pair.upstream.read(pair.names[config.model === "a" ? 0 : 1]),
       );
       const norm = ctx.input("normalize");
       const cases = normalizedCases(norm);

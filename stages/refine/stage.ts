@@ -1,44 +1,52 @@
 /**
  * refine: both models predict the unlabelled pool; their probabilities are averaged and pixels
- * below the confidence threshold are left out (255). The fused pseudo-labels are written for a
- * second training round, each class cleaned to its largest 3D connected component
- * (`largestComponent`). Disabled by default (the pass-through keeps the pipeline shape fixed).
+ * below the confidence threshold are left out (255); each class is cleaned to its largest 3D
+ * connected component (`largestComponent`). With `secondRoundSteps` > 0 both models then train
+ * on labelled + pseudo-labelled slices (ELSNet stage 2 / Semi-CML PReL) and evaluate and export
+ * use the refined pair. Disabled by default (the pass-through keeps the pipeline shape fixed).
  */
 import { Effect, Schema } from "effect";
-import { RefineConfig } from "../../schemas/config.ts";
+import { AugmentConfig, RefineConfig, TrainConfig } from "../../schemas/config.ts";
 import { RefineOutput, type TrainOutput } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
-import { ConfigError } from "../../pipeline/errors.ts";
 import { encodeArrays } from "../codec.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { decodeModel, predictSlices } from "../train/model.ts";
+import { trainPair } from "../train/stage.ts";
+import { relearn } from "../train/methods.ts";
+import { loadPool } from "../train/pool.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
 
 export const refine = defineStage({
   name: "refine",
-  version: 2,
+  version: 3,
   needs: ["normalize", "train"],
-  shardable: true,
-  select: (c) => ({ refine: c.refine, classes: c.data.classes.length }),
-  input: Schema.Struct({ refine: RefineConfig, classes: Schema.Int }),
+  // Not sharded: the second round trains on the pseudo-labels of the whole pool.
+  shardable: false,
+  select: (c) => ({
+    refine: c.refine,
+    classes: c.data.classes.length,
+    train: c.train,
+    augment: c.augment,
+    seed: c.seed,
+  }),
+  input: Schema.Struct({
+    refine: RefineConfig,
+    classes: Schema.Int,
+    train: TrainConfig,
+    augment: AugmentConfig,
+    seed: Schema.Int,
+  }),
   output: RefineOutput,
-  run: (ctx, { refine: config, classes }) =>
+  run: (ctx, { refine: config, classes, train, augment, seed }) =>
     Effect.gen(function* () {
       if (!config.enabled) return { enabled: false, pseudoLabelledSlices: 0, models: [] };
-      if (config.secondRoundSteps > 0) {
-        return yield* new ConfigError({
-          problems: [
-            "refine.secondRoundSteps: the second training round lands with the ONNX engine; set it to 0",
-          ],
-        });
-      }
       const norm = ctx.input("normalize");
       const trained = ctx.input("train");
-      const pool = normalizedCases(norm).filter((c, i) =>
-        c.role === "unlabelled" && i % ctx.shard.count === ctx.shard.index
-      );
+      const pool = normalizedCases(norm).filter((c) => c.role === "unlabelled");
       if (!pool.length) return { enabled: true, pseudoLabelledSlices: 0, models: [] };
+      const pseudo = new Map<string, Uint8Array>();
       const [W, H] = pool[0].params.size;
       const predictors: Predictor[] = [];
       for (const artifact of (trained.summaries[0] as TrainOutput).models) {
@@ -74,6 +82,7 @@ export const refine = defineStage({
           })
           : labels;
         slices += info.slices;
+        pseudo.set(info.id, cleaned);
         yield* ctx.write(
           `pseudo-${info.id}.bin`,
           encodeArrays({ id: info.id }, {
@@ -84,6 +93,37 @@ export const refine = defineStage({
       }
       bar.done();
       yield* Effect.promise(() => Promise.all(predictors.map((p) => p.release())));
-      return { enabled: true, pseudoLabelledSlices: slices, models: [] };
+      if (config.secondRoundSteps === 0) {
+        return { enabled: true, pseudoLabelledSlices: slices, models: [] };
+      }
+      // Second round: both models continue from their trained weights on the labelled slices
+      // plus pseudo-labelled ones (every batch position after the first).
+      const summary = trained.summaries[0] as TrainOutput;
+      const start = [
+        yield* trained.read(summary.models[0]),
+        yield* trained.read(summary.models[1]),
+      ] as const;
+      const data = yield* loadPool(norm);
+      const refs = data.unlabelled.filter((r) => pseudo.has(data.caseIds[r.c]));
+      const plane = data.width * data.height;
+      const out = yield* trainPair(ctx, {
+        config: { ...train, steps: config.secondRoundSteps },
+        augment,
+        seed,
+        classes,
+        pool: data,
+        method: relearn,
+        start,
+        extra: (rng) =>
+          Effect.gen(function* () {
+            const ref = refs[rng.int(0, refs.length)];
+            const labels = pseudo.get(data.caseIds[ref.c])!;
+            return {
+              image: yield* data.unlabelledSlice(ref),
+              label: labels.subarray(ref.z * plane, (ref.z + 1) * plane),
+            };
+          }),
+      });
+      return { enabled: true, pseudoLabelledSlices: slices, models: out.models };
     }),
 });

@@ -288,6 +288,26 @@ function areaContrast(g: StepBuilder, pa: Tensor, pb: Tensor, s: Shapes): Tensor
   return op.div(op.neg(op.sum(op.mul(logp, g.graph.constant(positive, [m, m], "float32")))), m);
 }
 
+/**
+ * refine's second round (ELSNet stage 2 / Semi-CML PReL): both models fine-tune on labelled and
+ * pseudo-labelled slices; 255 marks pixels the refinement left out (no CE, no Dice).
+ */
+export const relearn: MethodSpec = {
+  ...supervisedOnly,
+  loss: (g, s) => {
+    const y = g.input("yl");
+    const t = L.oneHot(y, s.classes); // all zero where y = 255
+    const valid = op.cast(op.less(op.cast(y, "float32"), 254.5), "float32");
+    const fit = (m: string) => {
+      const z = g.forward(m, g.input("xl")).logits;
+      const ce = L.crossEntropy(z, t, { weight: valid, reduction: "weighted" });
+      return op.mul(op.add(ce, L.diceLoss(op.softmax(z, 1), t, { weight: valid })), 0.5);
+    };
+    const sa = fit("a"), sb = fit("b");
+    return { loss: op.add(sa, sb), logs: { sup_a: sa, sup_b: sb } };
+  },
+};
+
 export const methods: Record<Method, MethodSpec> = {
   supervised: supervisedOnly,
   cps,

@@ -37,12 +37,14 @@ export interface Pool {
   readonly labelled: LabelledSlice[];
   readonly synthetic: LabelledSlice[];
   readonly unlabelled: SliceRef[];
+  /** Case ID of each SliceRef.c. */
+  readonly caseIds: string[];
   readonly validation: ValidationVolume[];
   /** The image of an unlabelled slice (read through the cache). */
   readonly unlabelledSlice: (ref: SliceRef) => Effect.Effect<Float32Array, unknown>;
 }
 
-export const loadPool = (norm: Upstream, synth: Upstream, cacheBytes = CACHE_BYTES) =>
+export const loadPool = (norm: Upstream, synth?: Upstream, cacheBytes = CACHE_BYTES) =>
   Effect.gen(function* () {
     const labelled: LabelledSlice[] = [], synthetic: LabelledSlice[] = [];
     const unlabelled: SliceRef[] = [], validation: ValidationVolume[] = [];
@@ -68,9 +70,9 @@ export const loadPool = (norm: Upstream, synth: Upstream, cacheBytes = CACHE_BYT
       const c = streamed.push(info) - 1;
       for (let z = 0; z < info.slices; z++) if (!trainLabels.has(z)) unlabelled.push({ c, z });
     }
-    const samples = (synth.summaries as SynthesizeOutput[]).flatMap((s) => s.artifacts).sort();
-    for (const name of samples) {
-      const { arrays } = decodeArrays(yield* synth.read(name));
+    const samples = ((synth?.summaries ?? []) as SynthesizeOutput[]).flatMap((s) => s.artifacts);
+    for (const name of samples.sort()) {
+      const { arrays } = decodeArrays(yield* synth!.read(name));
       const [n, h, w] = arrays.image.shape;
       const images = arrays.image.data as Float32Array, labels = arrays.label.data as Uint8Array;
       for (let i = 0; i < n; i++) {
@@ -106,6 +108,7 @@ export const loadPool = (norm: Upstream, synth: Upstream, cacheBytes = CACHE_BYT
       labelled,
       synthetic,
       unlabelled,
+      caseIds: streamed.map((c) => c.id),
       validation,
       unlabelledSlice,
     } satisfies Pool;

@@ -22,9 +22,9 @@ import { loadCheckpoint, saveCheckpoint } from "../../engine/checkpoint.ts";
 import { allocViewBatch, ViewAugmenter } from "../../transforms/views.ts";
 import { image2d, label2d } from "../../transforms/image2d.ts";
 import { pasteBox } from "../../transforms/intensity.ts";
-import { encodeModel, unetConfig } from "./model.ts";
-import { methods, type Shapes } from "./methods.ts";
-import { type LabelledSlice, loadPool } from "./pool.ts";
+import { decodeModel, encodeModel, unetConfig } from "./model.ts";
+import { methods, type MethodSpec, type Shapes } from "./methods.ts";
+import { type LabelledSlice, loadPool, type Pool } from "./pool.ts";
 import { validationDice } from "./validate.ts";
 
 interface CurvePoint {
@@ -56,14 +56,42 @@ export const train = defineStage({
   }),
   input: Input,
   output: TrainOutput,
-  run: (ctx, input) => trainRun(ctx, input),
+  run: (ctx, { train: config, augment, seed, classes }) =>
+    Effect.gen(function* () {
+      const pool = yield* loadPool(ctx.input("normalize"), ctx.input("synthesize"));
+      return yield* trainPair(ctx, {
+        config,
+        augment,
+        seed,
+        classes,
+        pool,
+        method: methods[config.method],
+      });
+    }),
 });
 
-function trainRun(ctx: StageContext, { train: config, augment, seed, classes }: typeof Input.Type) {
+export interface TrainPairOptions {
+  readonly config: typeof TrainConfig.Type;
+  readonly augment: typeof AugmentConfig.Type;
+  readonly seed: number;
+  readonly classes: number;
+  readonly pool: Pool;
+  readonly method: MethodSpec;
+  /** Model artifacts to start from (a second round) instead of a fresh initialisation. */
+  readonly start?: readonly [Uint8Array, Uint8Array];
+  /** Extra labelled slices for batch positions after the first (pseudo-labelled ones). */
+  readonly extra?: (rng: Rng) => Effect.Effect<LabelledSlice, unknown>;
+}
+
+/**
+ * The training loop shared by train and refine's second round: builds the pair and the step
+ * graph, resumes from the stage's checkpoints, trains, validates, and writes model-a/b,
+ * best-a/b and curves.json.
+ */
+export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
+  const { config, augment, seed, classes, pool, method } = opts;
   return Effect.gen(function* () {
     const started = performance.now();
-    const pool = yield* loadPool(ctx.input("normalize"), ctx.input("synthesize"));
-    const method = methods[config.method];
     if (!pool.labelled.length) {
       return yield* new ConfigError({
         problems: [
@@ -94,9 +122,11 @@ function trainRun(ctx: StageContext, { train: config, augment, seed, classes }: 
     let rng = new Rng(seed).fork("train");
     const init = rng.fork("init");
     const cfg = unetConfig(config.model, classes);
-    const a = new UNet(cfg, init.fork("a"));
     const otherUp = cfg.up === "transpose" ? "bilinear" : "transpose";
-    const b = new UNet({ ...cfg, up: method.otherUp ? otherUp : cfg.up }, init.fork("b"));
+    const [a, b] = opts.start ? opts.start.map((bytes) => decodeModel(bytes).model) : [
+      new UNet(cfg, init.fork("a")),
+      new UNet({ ...cfg, up: method.otherUp ? otherUp : cfg.up }, init.fork("b")),
+    ];
     if (method.teacher) b.store.copyFrom(a.store);
     const inputs: Record<string, readonly number[] | { shape: number[]; dtype: "int32" }> = {
       xl: [s.bl, 1, h, w],
@@ -172,10 +202,12 @@ function trainRun(ctx: StageContext, { train: config, augment, seed, classes }: 
     const mixBox = new Float32Array(s.bu * plane);
     const ones = new Float32Array(plane).fill(1);
     const sources = pool.synthetic.length && method.synthetic ? pool.synthetic : [];
-    const drawLabelled = (i: number): LabelledSlice =>
-      i > 0 && sources.length
-        ? sources[rng.int(0, sources.length)]
-        : pool.labelled[rng.int(0, pool.labelled.length)];
+    const drawLabelled = (i: number): Effect.Effect<LabelledSlice, unknown> =>
+      i > 0 && opts.extra ? opts.extra(rng) : Effect.succeed(
+        i > 0 && sources.length
+          ? sources[rng.int(0, sources.length)]
+          : pool.labelled[rng.int(0, pool.labelled.length)],
+      );
 
     const bar = ctx.reporter.progress(`train ${config.method}`, config.steps);
     bar.tick(step.step);
@@ -185,7 +217,8 @@ function trainRun(ctx: StageContext, { train: config, augment, seed, classes }: 
         return yield* new Interrupted({ signal: abortSignalName(ctx.signal) });
       }
       const t = step.step;
-      const batch = Array.from({ length: s.bl }, (_, i) => drawLabelled(i));
+      const batch: LabelledSlice[] = [];
+      for (let i = 0; i < s.bl; i++) batch.push(yield* drawLabelled(i));
       views.batch(
         batch.map((x) => image2d(w, h, x.image)),
         rng,

@@ -9,6 +9,7 @@ import { makeMemoryReporter } from "../../pipeline/progress.ts";
 import { stages } from "../../stages/registry.ts";
 import { decodeArrays } from "../../stages/codec.ts";
 import { labelComponents } from "../../metrics/components.ts";
+import { sha256 } from "../../pipeline/digest.ts";
 
 const tiny = new URL("../pipeline/tiny.json", import.meta.url).pathname;
 
@@ -54,4 +55,38 @@ Deno.test("refine writes a pseudo-label volume per unlabelled case, 255 where un
   }
   assert(labelled > 0, "no foreground pseudo-labels");
   assert(unsure > 0 && labelled + unsure < keys.length * 8 * 32 * 32);
+});
+
+Deno.test("refine's second round fine-tunes the pair on pseudo-labels, then evaluate and export run on it", async () => {
+  const store = makeMemoryStore();
+  const config = await Effect.runPromise(
+    loadConfig(tiny, [
+      "train.method=supervised",
+      "train.steps=40",
+      "refine.enabled=true",
+      "refine.secondRoundSteps=12",
+    ]),
+  );
+  const env: RunEnv = {
+    store,
+    runId: "s",
+    config,
+    reporter: makeMemoryReporter(),
+    device: "cpu",
+    signal: new AbortController().signal,
+    stages: [...stages],
+    cache: new Map(),
+  };
+  const exit = await Effect.runPromiseExit(runPipeline(env));
+  assert(Exit.isSuccess(exit), String(exit));
+  const file = async (stage: string, name: string) => {
+    const keys = await Effect.runPromise(store.list(`runs/s/stages/${stage}/`));
+    const key = keys.find((k) => k.endsWith(`/attempt-1/${name}`))!;
+    return (await Effect.runPromise(store.get(key)))!;
+  };
+  const trained = await file("train", "model-a.safetensors");
+  const refined = await file("refine", "model-a.safetensors");
+  assert(sha256(trained) !== sha256(refined), "the second round changed nothing");
+  const curves = JSON.parse(new TextDecoder().decode(await file("refine", "curves.json")));
+  assertEquals(curves.length, 12);
 });
