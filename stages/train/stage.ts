@@ -201,11 +201,16 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
     const mixPerm = new Float32Array(s.bu * s.bu);
     const mixBox = new Float32Array(s.bu * plane);
     const ones = new Float32Array(plane).fill(1);
-    const sources = pool.synthetic.length && method.synthetic ? pool.synthetic : [];
+    // Labelled batches: a real labelled slice first; the other positions draw from synthetic
+    // samples and real labelled slices alike (with a single exemplar slice: synthetic only, the
+    // CMEMS reconstruction), or from the caller's pseudo-labelled slices.
+    const mixed = method.synthetic && pool.synthetic.length
+      ? [...(pool.labelled.length > 1 ? pool.labelled : []), ...pool.synthetic]
+      : [];
     const drawLabelled = (i: number): Effect.Effect<LabelledSlice, unknown> =>
       i > 0 && opts.extra ? opts.extra(rng) : Effect.succeed(
-        i > 0 && sources.length
-          ? sources[rng.int(0, sources.length)]
+        i > 0 && mixed.length
+          ? mixed[rng.int(0, mixed.length)]
           : pool.labelled[rng.int(0, pool.labelled.length)],
       );
 
