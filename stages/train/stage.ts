@@ -45,7 +45,7 @@ const failed = (message: string) => new StageFailed({ stage: "train", message, t
 
 export const train = defineStage({
   name: "train",
-  version: 2,
+  version: 3,
   needs: ["normalize", "synthesize", "augment"],
   shardable: false,
   select: (c) => ({
