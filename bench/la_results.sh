@@ -17,7 +17,8 @@ for method in $methods; do
       exit 1
     }
     run=$(grep -o 'run [^ :]*: done' "$log" | cut -d' ' -f2 | tr -d ':')
-    metrics=$(ls "$store"/runs/"$run"/stages/evaluate/*/attempt-*/metrics.json | head -1)
+    # The newest evaluate unit: a run ID keeps older units when code versions change keys.
+    metrics=$(ls -t "$store"/runs/"$run"/stages/evaluate/*/attempt-*/metrics.json | head -1)
     python3 - "$metrics" "$config" "$log" "$setting" "$method" "$seed" <<'PY'
 import json, re, sys
 metrics, config, log, setting, method, seed = sys.argv[1:]
