@@ -14,6 +14,7 @@ import {
   restoreToOriginal,
 } from "../../preprocess/normalize.ts";
 import type { DuetModel } from "./onnx.ts";
+import { argmaxClasses } from "../train/model.ts";
 
 /**
  * The recipe as it applies to an image without a label: a foreground crop (it needs a label)
@@ -117,26 +118,4 @@ export class Segmenter {
   release(): Promise<void> {
     return this.session.release();
   }
-}
-
-/** Argmax over k class planes starting at `offset` (first class wins ties, as numpy). */
-export function argmaxClasses(
-  p: Float32Array,
-  offset: number,
-  k: number,
-  plane: number,
-): Uint8Array {
-  const out = new Uint8Array(plane);
-  const best = p.slice(offset, offset + plane);
-  for (let c = 1; c < k; c++) {
-    const o = offset + c * plane;
-    for (let q = 0; q < plane; q++) {
-      const v = p[o + q];
-      if (v > best[q]) {
-        best[q] = v;
-        out[q] = c;
-      }
-    }
-  }
-  return out;
 }

@@ -53,13 +53,28 @@ export async function predictSlices(
     const p = (await predictor.run(image.subarray(z0 * plane, (z0 + n) * plane), n)).probs;
     probs?.set(p, z0 * k * plane);
     for (let i = 0; i < n; i++) {
-      for (let q = 0; q < plane; q++) {
-        let best = 0, bp = p[i * k * plane + q];
-        for (let c = 1; c < k; c++) {
-          const v = p[(i * k + c) * plane + q];
-          if (v > bp) (best = c), (bp = v);
-        }
-        out[(z0 + i) * plane + q] = best;
+      out.set(argmaxClasses(p, i * k * plane, k, plane), (z0 + i) * plane);
+    }
+  }
+  return out;
+}
+
+/** Argmax over k class planes starting at `offset` (first class wins ties, as numpy). */
+export function argmaxClasses(
+  p: Float32Array,
+  offset: number,
+  k: number,
+  plane: number,
+): Uint8Array {
+  const out = new Uint8Array(plane);
+  const best = p.slice(offset, offset + plane);
+  for (let c = 1; c < k; c++) {
+    const o = offset + c * plane;
+    for (let q = 0; q < plane; q++) {
+      const v = p[o + q];
+      if (v > best[q]) {
+        best[q] = v;
+        out[q] = c;
       }
     }
   }
