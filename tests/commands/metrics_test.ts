@@ -4,23 +4,13 @@
  * (tests/reference/medpy_reference.py) to 1e-6; shape mismatch -> exit 65 naming both files.
  */
 import { assert, assertAlmostEquals, assertEquals } from "../assert.ts";
+import { cli } from "../cli.ts";
 import { Rng } from "../../random/rng.ts";
 import { perturb, randomBlobs, runReference, type Shape3 } from "../metrics/helpers.ts";
 import { python, tempDir } from "../io/python.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
+const metricsCli = (args: string[]) => cli(["metrics", ...args]);
 const METRICS = ["dice", "jaccard", "hd95", "asd", "assd"] as const;
-
-async function cli(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", `${root}pipeline/main.ts`, "metrics", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-}
 
 /**
  * Writes Duet-layout uint8 maps (x fastest) as files with nibabel / h5py.
@@ -170,7 +160,7 @@ Deno.test("metrics: NIfTI and .h5 files from nibabel/h5py equal the scipy medpy 
       ],
     ];
     for (const [args, k] of runs) {
-      const r = await cli(args);
+      const r = await metricsCli(args);
       assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
       const parsed = JSON.parse(r.stdout);
       assertEquals(Object.keys(parsed), ["classes"], "exactly one object {classes}");
@@ -178,7 +168,7 @@ Deno.test("metrics: NIfTI and .h5 files from nibabel/h5py equal the scipy medpy 
       compare(parsed.classes, reference.metrics[k], args.join(" "));
     }
     // The empty-prediction class got the papers' zeros.
-    const r = await cli(["--pred", `${dir}/pred.nii`, "--label", `${dir}/label.nii.gz`]);
+    const r = await metricsCli(["--pred", `${dir}/pred.nii`, "--label", `${dir}/label.nii.gz`]);
     assertEquals(r.code, 0, r.stderr);
     assert(
       /^3 +0\.0000 +0\.0000 +0\.0000 +0\.0000 +0\.0000 +\(prediction empty/m.test(r.stdout),
@@ -199,19 +189,19 @@ Deno.test("metrics: mismatched shapes, missing files and bad flags fail with one
       { path: `${dir}/b.h5`, kind: "h5", shape: [10, 8, 5], datasets: { image: b } },
       { path: `${dir}/c.h5`, kind: "h5", shape: [10, 8, 5], datasets: { label: b } },
     ]);
-    let r = await cli(["--pred", `${dir}/a.nii.gz`, "--label", `${dir}/c.h5`]);
+    let r = await metricsCli(["--pred", `${dir}/a.nii.gz`, "--label", `${dir}/c.h5`]);
     assertEquals(r.code, 65, r.stderr);
     assert(r.stderr.includes(`${dir}/a.nii.gz`) && r.stderr.includes(`${dir}/c.h5`), r.stderr);
     assert(r.stderr.includes("10x8x6") && r.stderr.includes("10x8x5"), r.stderr);
     assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
     assertEquals(r.stdout, "");
-    r = await cli(["--pred", `${dir}/c.h5`, "--label", `${dir}/b.h5`]);
+    r = await metricsCli(["--pred", `${dir}/c.h5`, "--label", `${dir}/b.h5`]);
     assertEquals(r.code, 65, r.stderr);
     assert(r.stderr.includes('no "label" dataset'), r.stderr);
-    r = await cli(["--pred", `${dir}/missing.nii.gz`, "--label", `${dir}/c.h5`]);
+    r = await metricsCli(["--pred", `${dir}/missing.nii.gz`, "--label", `${dir}/c.h5`]);
     assertEquals(r.code, 65, r.stderr);
     assert(r.stderr.includes("file not found"), r.stderr);
-    r = await cli(["--pred", `${dir}/c.h5`, "--label", `${dir}/c.h5`, "--spacing=1,-2,1"]);
+    r = await metricsCli(["--pred", `${dir}/c.h5`, "--label", `${dir}/c.h5`, "--spacing=1,-2,1"]);
     assertEquals(r.code, 64, r.stderr);
     assert(r.stderr.includes("--spacing"), r.stderr);
   } finally {

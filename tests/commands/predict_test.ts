@@ -5,6 +5,7 @@
  * dimensionality) that leave no half-written file in --out.
  */
 import { assert, assertEquals } from "../assert.ts";
+import { cli } from "../cli.ts";
 import { UNet } from "../../engine/models/unet.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { exportOnnx } from "../../engine/predict.ts";
@@ -24,18 +25,7 @@ import { predictSlices } from "../../stages/train/model.ts";
 import { encodeDicomSlice } from "../io/dicom_writer.ts";
 import { python, tempDir } from "../io/python.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
-
-async function cli(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", `${root}pipeline/main.ts`, "predict", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-}
+const predictCli = (args: string[]) => cli(["predict", ...args]);
 
 // Non-square slices (W 32, H 24) so a W/H mix-up cannot pass; a body crop exercises un-cropping.
 const RECIPE: NormalizeRecipe = {
@@ -145,7 +135,7 @@ img.tofile(d + "/scan.f32")
       );
     }
     const out = `${dir}/out`;
-    const r = await cli([
+    const r = await predictCli([
       "--model",
       `${dir}/model.onnx`,
       "--input",
@@ -233,7 +223,7 @@ nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/
     await Deno.writeFile(`${dir}/broken.nii.gz`, raw.subarray(0, raw.length >> 1));
     const oneLine = (s: string) => s.trim().split("\n").length === 1;
 
-    let r = await cli([
+    let r = await predictCli([
       "--model",
       `${dir}/plain.onnx`,
       "--input",
@@ -249,7 +239,7 @@ nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/
     assert(oneLine(r.stderr), r.stderr);
 
     // The good input is written completely; the broken one stops the run; no partial file.
-    r = await cli([
+    r = await predictCli([
       "--model",
       `${dir}/model.onnx`,
       "--input",
@@ -262,7 +252,7 @@ nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/
     assert(r.stderr.includes("broken.nii.gz"), r.stderr);
     assertEquals(listOut(`${dir}/o2`), ["ok.nii.gz"]);
 
-    r = await cli([
+    r = await predictCli([
       "--model",
       `${dir}/model.onnx`,
       "--input",
@@ -275,7 +265,7 @@ nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/
     assertEquals(listOut(`${dir}/o3`), []);
 
     // Missing inputs and unknown types fail before any work.
-    r = await cli([
+    r = await predictCli([
       "--model",
       `${dir}/model.onnx`,
       "--input",
@@ -286,7 +276,7 @@ nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/
     ]);
     assertEquals(r.code, 65, r.stderr);
     assert(r.stderr.includes("nope.h5: file not found"), r.stderr);
-    r = await cli([
+    r = await predictCli([
       "--model",
       `${dir}/model.onnx`,
       "--input",
@@ -299,7 +289,7 @@ nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/
     // Two inputs that would write the same mask: usage error.
     await Deno.mkdir(`${dir}/b`);
     await Deno.copyFile(`${dir}/ok.nii.gz`, `${dir}/b/ok.nii.gz`);
-    r = await cli([
+    r = await predictCli([
       "--model",
       `${dir}/model.onnx`,
       "--input",

@@ -5,8 +5,8 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { Rng } from "../../random/rng.ts";
+import { cli, root } from "../cli.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
 const FAST = [
   "--config",
   "tests/pipeline/tiny.json",
@@ -17,28 +17,6 @@ const FAST = [
   "--set",
   "train.validateEvery=30",
 ];
-
-async function cli(args: string[], opts: { killAfterMs?: number } = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", `${root}pipeline/main.ts`, ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  if (opts.killAfterMs !== undefined) {
-    timer = setTimeout(() => child.kill("SIGKILL"), opts.killAfterMs);
-  }
-  const out = await child.output();
-  clearTimeout(timer);
-  const text = new TextDecoder();
-  return {
-    code: out.code,
-    signal: out.signal,
-    stdout: text.decode(out.stdout),
-    stderr: text.decode(out.stderr),
-  };
-}
 
 /** Every committed unit of a file store: stage → sorted [artifact, digest] pairs, plus attempt claims. */
 async function committed(store: string, runId: string) {

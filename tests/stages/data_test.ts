@@ -28,8 +28,8 @@ import { encodeNifti } from "../../io/nifti.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
 import { decodeArrays } from "../../stages/codec.ts";
 import { tempDir } from "../io/python.ts";
+import { cli } from "../cli.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
 const SHAPE: [number, number, number] = [12, 10, 4];
 const IDS = ["c0", "c1", "c2", "c3", "c4", "c5"];
 const affine = [0.8, 0, 0, -5, 0, 0.9, 0, 3, 0, 0, 2.5, 7, 0, 0, 0, 1];
@@ -359,25 +359,16 @@ Deno.test("CLI: a bad file is exit 65 with one error line naming it", async () =
     cfgPath,
     JSON.stringify({ data: config.data, normalize: config.normalize }),
   );
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--quiet",
-      `${root}pipeline/main.ts`,
-      "run",
-      "--config",
-      cfgPath,
-      "--store",
-      `${dir}/store`,
-      "--log-format",
-      "plain",
-    ],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
+  const out = await cli([
+    "run",
+    "--config",
+    cfgPath,
+    "--store",
+    `${dir}/store`,
+    "--log-format",
+    "plain",
+  ]);
+  const stderr = out.stderr;
   assertEquals(out.code, 65, stderr);
   const errors = stderr.split("\n").filter((l) => l.includes(p));
   assertEquals(errors.length, 1, stderr);

@@ -24,8 +24,8 @@ import { parseDuetModel } from "../../stages/export/onnx.ts";
 import { recipeOf } from "../../stages/normalize/recipe.ts";
 import { stages } from "../../stages/registry.ts";
 import { python, tempDir } from "../io/python.ts";
+import { cli, root } from "../cli.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
 const CHROMIUM = "/usr/bin/chromium";
 
 async function tinyRun() {
@@ -95,24 +95,16 @@ Deno.test("export stage: Duet model.onnx with the run's recipe and digest, parit
         encodeNifti({ data: image, shape: r.shape, spacing: r.spacing, affine: [...r.affine] }),
       );
     }
-    const p = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--quiet",
-        `${root}pipeline/main.ts`,
-        "predict",
-        "--model",
-        `${dir}/model.onnx`,
-        "--out",
-        `${dir}/pred`,
-        "--input",
-        ...records.map((r) => `${dir}/${r.id}.nii.gz`),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert(p.success, new TextDecoder().decode(p.stderr));
+    const p = await cli([
+      "predict",
+      "--model",
+      `${dir}/model.onnx`,
+      "--out",
+      `${dir}/pred`,
+      "--input",
+      ...records.map((r) => `${dir}/${r.id}.nii.gz`),
+    ]);
+    assertEquals(p.code, 0, p.stderr);
     for (const r of records) {
       const name = out.masks.find((m) => m === `mask-${r.id}.nii.gz`);
       assert(name, `no mask for ${r.id}`);
