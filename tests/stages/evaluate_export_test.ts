@@ -9,12 +9,8 @@
 import { Effect, Exit } from "effect";
 import { decode } from "fast-png";
 import { assert, assertEquals } from "../assert.ts";
-import { loadConfig } from "../../pipeline/config.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
-import { makeMemoryReporter } from "../../pipeline/progress.ts";
-import { runPipeline } from "../../pipeline/run.ts";
-import { failureOf, resolveStage, type RunEnv } from "../../pipeline/runner.ts";
-import { makeMemoryStore } from "../../pipeline/store.ts";
+import { failureOf, resolveStage } from "../../pipeline/runner.ts";
 import { decodeNifti, encodeNifti } from "../../io/nifti.ts";
 import { OVERLAY_COLORS } from "../../report/overlay.ts";
 import { SERIES_COLORS } from "../../report/chart.ts";
@@ -22,32 +18,19 @@ import type { EvaluateOutput, ExportOutput, IngestOutput } from "../../schemas/o
 import { decodeArrays } from "../../stages/codec.ts";
 import { parseDuetModel } from "../../stages/export/onnx.ts";
 import { recipeOf } from "../../stages/normalize/recipe.ts";
-import { stages } from "../../stages/registry.ts";
 import { python, tempDir } from "../io/python.ts";
-import { cli, root } from "../cli.ts";
+import { cli } from "../cli.ts";
+import { runTiny } from "./tiny_run.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
 async function tinyRun() {
-  const config = await Effect.runPromise(
-    loadConfig(`${root}tests/pipeline/tiny.json`, [
-      "train.steps=150",
-      "train.validateEvery=25",
-      // Model b segments something after 150 steps (a is still empty): masks are not all 0.
-      "export.model=b",
-    ]),
-  );
-  const env: RunEnv = {
-    store: makeMemoryStore(),
-    runId: "t",
-    config,
-    reporter: makeMemoryReporter(),
-    device: "cpu",
-    signal: new AbortController().signal,
-    stages,
-    cache: new Map(),
-  };
-  const exit = await Effect.runPromiseExit(runPipeline(env));
+  const { env, exit } = await runTiny([
+    "train.steps=150",
+    "train.validateEvery=25",
+    // Model b segments something after 150 steps (a is still empty): masks are not all 0.
+    "export.model=b",
+  ]);
   if (Exit.isFailure(exit)) throw failureOf(exit.cause);
   const stage = async (name: "ingest" | "evaluate" | "export") => {
     const up = (await Effect.runPromise(resolveStage(env, name)))!;
@@ -56,7 +39,7 @@ async function tinyRun() {
       read: (artifact: string) => Effect.runPromise(up.read(artifact)),
     };
   };
-  return { config, stage };
+  return { config: env.config, stage };
 }
 
 const run = tinyRun();

@@ -1,39 +1,24 @@
 /** refine on the tiny run: fused, confidence-filtered pseudo-labels, one component per class. */
 import { Effect, Exit } from "effect";
 import { assert, assertEquals } from "../assert.ts";
-import { runPipeline } from "../../pipeline/run.ts";
-import type { RunEnv } from "../../pipeline/runner.ts";
 import { makeMemoryStore } from "../../pipeline/store.ts";
-import { loadConfig } from "../../pipeline/config.ts";
-import { makeMemoryReporter } from "../../pipeline/progress.ts";
-import { stages } from "../../stages/registry.ts";
 import { decodeArrays } from "../../stages/codec.ts";
 import { labelComponents } from "../../metrics/components.ts";
 import { sha256 } from "../../pipeline/digest.ts";
-
-const tiny = new URL("../pipeline/tiny.json", import.meta.url).pathname;
+import { runTiny, stagesThrough } from "./tiny_run.ts";
 
 Deno.test("refine writes a pseudo-label volume per unlabelled case, 255 where unsure, one component per class", async () => {
   const store = makeMemoryStore();
-  const config = await Effect.runPromise(
-    loadConfig(tiny, [
+  const { exit } = await runTiny(
+    [
       "train.method=supervised",
       "train.steps=200",
       "refine.enabled=true",
       "refine.confidence=0.5",
-    ]),
+    ],
+    { stages: stagesThrough("refine"), runId: "r", store },
   );
-  const env: RunEnv = {
-    store,
-    runId: "r",
-    config,
-    reporter: makeMemoryReporter(),
-    device: "cpu",
-    signal: new AbortController().signal,
-    stages: [...stages].slice(0, stages.findIndex((s) => s.name === "refine") + 1),
-    cache: new Map(),
-  };
-  assert(Exit.isSuccess(await Effect.runPromiseExit(runPipeline(env))));
+  assert(Exit.isSuccess(exit));
   const keys = (await Effect.runPromise(store.list("runs/r/stages/refine/")))
     .filter((k) => k.includes("/pseudo-"));
   // 6 training phantoms; phantom-000 is the exemplar case, the other 5 are unlabelled.
@@ -59,25 +44,12 @@ Deno.test("refine writes a pseudo-label volume per unlabelled case, 255 where un
 
 Deno.test("refine's second round fine-tunes the pair on pseudo-labels, then evaluate and export run on it", async () => {
   const store = makeMemoryStore();
-  const config = await Effect.runPromise(
-    loadConfig(tiny, [
-      "train.method=supervised",
-      "train.steps=40",
-      "refine.enabled=true",
-      "refine.secondRoundSteps=12",
-    ]),
-  );
-  const env: RunEnv = {
-    store,
-    runId: "s",
-    config,
-    reporter: makeMemoryReporter(),
-    device: "cpu",
-    signal: new AbortController().signal,
-    stages: [...stages],
-    cache: new Map(),
-  };
-  const exit = await Effect.runPromiseExit(runPipeline(env));
+  const { exit } = await runTiny([
+    "train.method=supervised",
+    "train.steps=40",
+    "refine.enabled=true",
+    "refine.secondRoundSteps=12",
+  ], { runId: "s", store });
   assert(Exit.isSuccess(exit), String(exit));
   const file = async (stage: string, name: string) => {
     const keys = await Effect.runPromise(store.list(`runs/s/stages/${stage}/`));

@@ -5,49 +5,29 @@
  */
 import { Effect, Exit } from "effect";
 import { assert, assertEquals } from "../assert.ts";
-import { runPipeline } from "../../pipeline/run.ts";
-import { failureOf, type RunEnv } from "../../pipeline/runner.ts";
-import { makeMemoryStore, type ObjectStoreShape } from "../../pipeline/store.ts";
-import { loadConfig } from "../../pipeline/config.ts";
-import { makeMemoryReporter } from "../../pipeline/progress.ts";
+import { failureOf, resolveStage } from "../../pipeline/runner.ts";
+import { makeMemoryStore } from "../../pipeline/store.ts";
 import { exitCodeOf } from "../../pipeline/errors.ts";
 import { sha256 } from "../../pipeline/digest.ts";
-import { stages } from "../../stages/registry.ts";
 import { Methods } from "../../schemas/config.ts";
 import { decodeModel } from "../../stages/train/model.ts";
 import { loadPool } from "../../stages/train/pool.ts";
-import { resolveStage } from "../../pipeline/runner.ts";
+import { runTiny, stagesThrough } from "./tiny_run.ts";
 
-const tiny = new URL("../pipeline/tiny.json", import.meta.url).pathname;
-const upToTrain = [...stages].slice(0, stages.findIndex((s) => s.name === "train") + 1);
-
-async function train(
-  sets: string[],
-  store: ObjectStoreShape = makeMemoryStore(),
-  upTo = upToTrain,
-) {
-  const config = await Effect.runPromise(loadConfig(tiny, ["train.steps=4", ...sets]));
-  const env: RunEnv = {
+/** Trains 4 steps on the tiny config; returns the train stage's files by name. */
+async function train(sets: string[]) {
+  const store = makeMemoryStore();
+  const { exit } = await runTiny(["train.steps=4", ...sets], {
+    stages: stagesThrough("train"),
     store,
-    runId: "t",
-    config,
-    reporter: makeMemoryReporter(),
-    device: "cpu",
-    signal: new AbortController().signal,
-    stages: upTo,
-    cache: new Map(),
-  };
-  const exit = await Effect.runPromiseExit(runPipeline(env));
-  if (upTo !== upToTrain) return { exit, files: {} as Record<string, Uint8Array>, env };
-  const summaries = async () => {
-    const list = await Effect.runPromise(store.list("runs/t/stages/train/"));
-    const files: Record<string, Uint8Array> = {};
-    for (const key of list) {
+  });
+  const files: Record<string, Uint8Array> = {};
+  if (Exit.isSuccess(exit)) {
+    for (const key of await Effect.runPromise(store.list("runs/t/stages/train/"))) {
       files[key.split("/").pop()!] = (await Effect.runPromise(store.get(key)))!;
     }
-    return files;
-  };
-  return { exit, files: Exit.isSuccess(exit) ? await summaries() : {} };
+  }
+  return { exit, files };
 }
 
 for (const method of Methods) {
@@ -84,11 +64,10 @@ Deno.test("a mutual-learning method without unlabelled slices is a config error 
 });
 
 Deno.test("unlabelled slices stream through a bounded cache: same slices with a 1-byte budget", async () => {
-  const upTo = upToTrain.filter((s) => s.name !== "train");
-  const { env } = await train([], makeMemoryStore(), upTo);
+  const { env } = await runTiny([], { stages: stagesThrough("synthesize") });
   const pools = await Effect.runPromise(Effect.gen(function* () {
-    const norm = (yield* resolveStage(env!, "normalize"))!;
-    const synth = (yield* resolveStage(env!, "synthesize"))!;
+    const norm = (yield* resolveStage(env, "normalize"))!;
+    const synth = (yield* resolveStage(env, "synthesize"))!;
     return [yield* loadPool(norm, synth), yield* loadPool(norm, synth, 1)];
   }));
   const [big, tinyCache] = pools;

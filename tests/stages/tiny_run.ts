@@ -1,0 +1,34 @@
+/** The tiny phantom config (tests/pipeline/tiny.json) run in-process on a memory store. */
+import { Effect } from "effect";
+import { loadConfig } from "../../pipeline/config.ts";
+import { makeMemoryReporter } from "../../pipeline/progress.ts";
+import { runPipeline } from "../../pipeline/run.ts";
+import type { RunEnv } from "../../pipeline/runner.ts";
+import type { AnyStage } from "../../pipeline/stage.ts";
+import { makeMemoryStore, type ObjectStoreShape } from "../../pipeline/store.ts";
+import { stages as registry } from "../../stages/registry.ts";
+
+const tiny = new URL("../pipeline/tiny.json", import.meta.url).pathname;
+
+/** Stages of the registry up to and including `last`. */
+export const stagesThrough = (last: string): AnyStage[] =>
+  registry.slice(0, registry.findIndex((s) => s.name === last) + 1);
+
+/** Runs `stages` on the tiny config with `sets` applied; returns the env and the exit. */
+export async function runTiny(
+  sets: readonly string[],
+  o: { stages?: readonly AnyStage[]; runId?: string; store?: ObjectStoreShape } = {},
+) {
+  const config = await Effect.runPromise(loadConfig(tiny, sets));
+  const env: RunEnv = {
+    store: o.store ?? makeMemoryStore(),
+    runId: o.runId ?? "t",
+    config,
+    reporter: makeMemoryReporter(),
+    device: "cpu",
+    signal: new AbortController().signal,
+    stages: o.stages ?? registry,
+    cache: new Map(),
+  };
+  return { env, exit: await Effect.runPromiseExit(runPipeline(env)) };
+}
