@@ -221,7 +221,10 @@ Deno.test("scheduler simulation: stage processes on S3, SIGKILLs and retries, sa
     assert(term, "train was never asked to stop");
     if (term.code === 143) {
       const resumed = train.find((r) => r.attempt > term.attempt && r.code === 0);
-      assert(resumed && /resuming from checkpoint at step [1-9]/.test(resumed.stderr), `${train}`);
+      assert(
+        resumed && /resuming from checkpoint at step [1-9]/.test(resumed.stderr),
+        train.map((r) => `attempt ${r.attempt} ${r.fault} exit ${r.code}:\n${r.stderr}`).join("\n"),
+      );
     } else {
       // Training ended before the signal was handled: it committed normally.
       assertEquals(term.code, 0, term.stderr);
