@@ -148,11 +148,15 @@ function summarySection(data: ReportData): string {
       .join("")
   }</section>
 <section class="two-col">
-  <div><h3>Stage durations</h3><table class="kv">${
-    durations.join("")
-  }<tr class="total"><th>total</th><td class="num">${
-    esc(formatDuration(total))
-  }</td></tr></table></div>
+  ${
+    durations.length > 0
+      ? `<div><h3>Stage durations</h3><table class="kv">${
+        durations.join("")
+      }<tr class="total"><th>total</th><td class="num">${
+        esc(formatDuration(total))
+      }</td></tr></table></div>`
+      : ""
+  }
   ${facts.length > 0 ? `<div><h3>Run</h3><table class="kv">${facts.join("")}</table></div>` : ""}
 </section>`;
 }
