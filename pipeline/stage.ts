@@ -15,6 +15,7 @@ export const stageNames = [
   "synthesize",
   "augment",
   "train",
+  "baseline",
   "refine",
   "evaluate",
   "export",

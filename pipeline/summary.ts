@@ -2,6 +2,7 @@
 import { Effect } from "effect";
 import type { EvaluateOutput, ExportOutput, TrainOutput } from "../schemas/outputs.ts";
 import { resolveStage, type RunEnv } from "./runner.ts";
+import { baselineGains } from "../stages/evaluate/report_data.ts";
 
 export const printRunSummary = (env: RunEnv) =>
   Effect.gen(function* () {
@@ -22,7 +23,15 @@ export const printRunSummary = (env: RunEnv) =>
         const cells = Object.entries(metrics.dice).map(([c, s]) =>
           `${classes[Number(c)] ?? c} ${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`
         );
-        lines.push(`  model ${model}: ${cells.join(", ")}`);
+        const name = model.startsWith("baseline") ? `${model} (supervised)` : `model ${model}`;
+        lines.push(`  ${name}: ${cells.join(", ")}`);
+      }
+      for (const { model, gain } of baselineGains(e.models)) {
+        lines.push(
+          `  model ${model} is ${(100 * Math.abs(gain)).toFixed(1)} Dice points ${
+            gain >= 0 ? "above" : "below"
+          } its supervised baseline`,
+        );
       }
       lines.push(`report:  ${evaluation.uri(e.report)}`);
       lines.push(`metrics: ${evaluation.uri(e.csv)}`);

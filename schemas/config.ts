@@ -150,6 +150,8 @@ export const RefineConfig = Schema.Struct({
 
 export const EvaluateConfig = Schema.Struct({
   largestComponent: Schema.Boolean,
+  /** Also train and report the `supervised` pair (stages/baseline) beside the method. */
+  baseline: Schema.Boolean,
   /** Distances in voxels (the papers' convention) or in mm from the image spacing. */
   units: Schema.Literals(["voxel", "mm"]),
 });

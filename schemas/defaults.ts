@@ -83,6 +83,6 @@ export const defaults: Config = {
     contrastiveWeight: 3.5,
   },
   refine: { enabled: false, confidence: 0.9, largestComponent: true, secondRoundSteps: 0 },
-  evaluate: { largestComponent: false, units: "voxel" },
+  evaluate: { largestComponent: false, baseline: true, units: "voxel" },
   export: { opset: 17, model: "a" },
 };

@@ -123,6 +123,13 @@ export const TrainOutput = Schema.Struct({
 });
 export type TrainOutput = typeof TrainOutput.Type;
 
+/** The supervised pair trained beside the method (absent when skipped). */
+export const BaselineOutput = Schema.Struct({
+  enabled: Schema.Boolean,
+  train: Schema.optional(TrainOutput),
+});
+export type BaselineOutput = typeof BaselineOutput.Type;
+
 export const RefineOutput = Schema.Struct({
   enabled: Schema.Boolean,
   pseudoLabelledSlices: Schema.Int,

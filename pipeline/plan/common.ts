@@ -22,8 +22,8 @@ export interface RegistryStage {
   readonly shardable: boolean;
 }
 
-/** Stages that get a GPU in plans: the ones that run the models (train; refine predicts). */
-export const GPU_STAGES: ReadonlyArray<string> = ["train", "refine"];
+/** Stages that get a GPU in plans: the ones that run the models (train, baseline; refine predicts). */
+export const GPU_STAGES: ReadonlyArray<string> = ["train", "baseline", "refine"];
 
 /**
  * Plan steps from the stage registry, in its order: dependencies are each stage's `needs`,

@@ -13,6 +13,7 @@ import {
   representativeCases,
 } from "../../report/html.ts";
 import { overlayPng } from "../../report/overlay.ts";
+import type { EvaluateOutput } from "../../schemas/outputs.ts";
 
 /** One point of the train stage's curves.json. */
 export interface CurvePoint {
@@ -52,8 +53,24 @@ export function bucketMeans(
   return out;
 }
 
-/** Training loss (total and each logged term) and validation Dice of each model. */
-export function curveCharts(curves: readonly CurvePoint[], modelNames: readonly string[]): Chart[] {
+/** Validation Dice of each model of a pair ("model a", "model b") from its curves. */
+const diceSeries = (curves: readonly CurvePoint[], names: readonly string[]): Series[] => {
+  const validated = curves.filter((c) => c.dice && c.dice.length > 0);
+  return names.map((name, k) => ({
+    name,
+    points: validated.map((c) => [c.step, c.dice![k] ?? NaN] as [number, number]),
+  }));
+};
+
+/**
+ * Training loss (total and each logged term) and validation Dice of each model, with the
+ * supervised baseline's validation Dice beside it when there is one.
+ */
+export function curveCharts(
+  curves: readonly CurvePoint[],
+  modelNames: readonly string[],
+  baseline?: { curves: readonly CurvePoint[]; names: readonly string[] },
+): Chart[] {
   if (curves.length === 0) return [];
   const MAX = 400;
   const windowed = curves.length > MAX;
@@ -74,16 +91,16 @@ export function curveCharts(curves: readonly CurvePoint[], modelNames: readonly 
     yLabel: "loss",
     series: loss,
   }];
-  const validated = curves.filter((c) => c.dice && c.dice.length > 0);
-  if (validated.length > 0) {
+  const dice = [
+    ...diceSeries(curves, modelNames),
+    ...(baseline ? diceSeries(baseline.curves, baseline.names) : []),
+  ].filter((s) => s.points.length > 0);
+  if (dice.length > 0) {
     charts.push({
       title: "Validation Dice (mean over foreground classes)",
       xLabel: "step",
       yLabel: "Dice",
-      series: modelNames.map((name, k) => ({
-        name,
-        points: validated.map((c) => [c.step, c.dice![k] ?? NaN] as [number, number]),
-      })),
+      series: dice,
     });
   }
   return charts;
@@ -125,6 +142,23 @@ export function overlayPanels(
   return panels;
 }
 
+const isBaseline = (model: string) => model.startsWith("baseline");
+
+/**
+ * Mean foreground Dice of each model of the pair minus its supervised baseline's ("a" minus
+ * "baseline a"), from evaluate's per-model class means; empty without a baseline.
+ */
+export function baselineGains(models: EvaluateOutput["models"]): { model: string; gain: number }[] {
+  const mean = (key: string) => {
+    const d = Object.values(models[key].dice);
+    return d.reduce((a, s) => a + s.mean, 0) / d.length;
+  };
+  return ["a", "b"].filter((k) => models[k] && models[`baseline ${k}`]).map((model) => ({
+    model,
+    gain: mean(model) - mean(`baseline ${model}`),
+  }));
+}
+
 export interface EvaluationReportInput {
   method: string;
   configDigest: string;
@@ -134,6 +168,8 @@ export interface EvaluationReportInput {
   classes: readonly string[];
   models: readonly ModelEvaluation[];
   curves: readonly CurvePoint[];
+  /** The supervised baseline's curves (empty without one); its models are named "baseline …". */
+  baselineCurves: readonly CurvePoint[];
   slices: (model: string, caseId: string) => CaseSlice | undefined;
   facts: readonly (readonly [string, string])[];
 }
@@ -156,7 +192,11 @@ export function evaluationReport(input: EvaluationReportInput): ReportData {
       input.classes.map((name, i) => [String(i), name]).slice(1),
     ),
     models: input.models,
-    curves: curveCharts(input.curves, input.models.map((m) => m.name)),
+    curves: curveCharts(
+      input.curves,
+      input.models.filter((m) => !isBaseline(m.name)).map((m) => m.name),
+      { curves: input.baselineCurves, names: input.models.map((m) => m.name).filter(isBaseline) },
+    ),
     overlays: overlayPanels(input.models, input.slices),
   };
 }

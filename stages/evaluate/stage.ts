@@ -10,6 +10,7 @@
 import { Effect, Schema } from "effect";
 import { EvaluateConfig } from "../../schemas/config.ts";
 import {
+  type BaselineOutput,
   EvaluateOutput,
   type EvaluateOutput as EvaluateOutputType,
   type IngestOutput,
@@ -28,12 +29,16 @@ import { loadCase, normalizedCases, restoreLabels } from "../slices.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
 import { renderReport } from "../../report/html.ts";
 import { pickSlice, zSlice } from "../../report/overlay.ts";
-import { type CaseSlice, type CurvePoint, evaluationReport } from "./report_data.ts";
+import { baselineGains, type CaseSlice, type CurvePoint, evaluationReport } from "./report_data.ts";
+
+/** "a" → "model a"; "baseline a" → "baseline a (supervised)". */
+const displayName = (key: string) =>
+  key.startsWith("baseline ") ? `${key} (supervised)` : `model ${key}`;
 
 export const evaluate = defineStage({
   name: "evaluate",
-  version: 3,
-  needs: ["ingest", "normalize", "train", "refine"],
+  version: 4,
+  needs: ["ingest", "normalize", "train", "baseline", "refine"],
   shardable: false,
   select: (c) => ({
     evaluate: c.evaluate,
@@ -57,15 +62,26 @@ export const evaluate = defineStage({
       const norm = ctx.input("normalize");
       const trained = ctx.input("train");
       const summary = trained.summaries[0] as TrainOutput;
+      // The method's pair ("a", "b"), then the supervised baseline's ("baseline a", ...).
       const models: { name: string; model: Predictor }[] = [];
       const pair = finalModels(ctx);
-      for (const [k, artifact] of pair.names.entries()) {
-        const { model } = decodeModel(yield* pair.upstream.read(artifact));
-        const size = normalizedCases(norm)[0].params.size;
-        const predictor = yield* Effect.promise(() =>
-          Predictor.create(model, { spatial: [size[1], size[0]] })
-        );
-        models.push({ name: String.fromCharCode(97 + k), model: predictor });
+      const baselineStage = ctx.input("baseline");
+      const baseline = (baselineStage.summaries[0] as BaselineOutput).train;
+      const sources = [
+        { prefix: "", upstream: pair.upstream, names: pair.names },
+        ...(baseline
+          ? [{ prefix: "baseline ", upstream: baselineStage, names: baseline.models }]
+          : []),
+      ];
+      const size = normalizedCases(norm)[0].params.size;
+      for (const { prefix, upstream, names } of sources) {
+        for (const [k, artifact] of names.entries()) {
+          const { model } = decodeModel(yield* upstream.read(artifact));
+          const predictor = yield* Effect.promise(() =>
+            Predictor.create(model, { spatial: [size[1], size[0]] })
+          );
+          models.push({ name: prefix + "ab"[k], model: predictor });
+        }
       }
       const originals = new Map(
         (ingest.summaries as IngestOutput[]).flatMap((s) => s.cases).map((c) => [c.id, c]),
@@ -128,9 +144,13 @@ export const evaluate = defineStage({
             .join("\n"),
         ),
       );
-      const curves = JSON.parse(
-        new TextDecoder().decode(yield* trained.read(summary.curves)),
-      ) as CurvePoint[];
+      const readCurves = (upstream: typeof trained, name: string) =>
+        Effect.map(
+          upstream.read(name),
+          (bytes) => JSON.parse(new TextDecoder().decode(bytes)) as CurvePoint[],
+        );
+      const curves = yield* readCurves(trained, summary.curves);
+      const baselineCurves = baseline ? yield* readCurves(baselineStage, baseline.curves) : [];
       const report = evaluationReport({
         method: summary.method,
         configDigest,
@@ -139,15 +159,25 @@ export const evaluate = defineStage({
         unit: config.units,
         classes,
         models: Object.entries(perModel).map(([name, cases]) => ({
-          name: `model ${name}`,
+          name: displayName(name),
           cases,
         })),
         curves,
-        slices: (model, caseId) => shown.get(`${model.replace(/^model /, "")}\u0000${caseId}`),
+        baselineCurves,
+        slices: (model, caseId) =>
+          shown.get(
+            `${Object.keys(perModel).find((k) => displayName(k) === model)}\u0000${caseId}`,
+          ),
         facts: [
           ["training steps", String(summary.steps)],
           ["seed", String(seed)],
           ["largest component", config.largestComponent ? "kept per class" : "off"],
+          ...baselineGains(out).map(({ model, gain }) =>
+            [
+              `model ${model} vs supervised baseline`,
+              `${gain >= 0 ? "+" : ""}${(100 * gain).toFixed(1)} Dice points`,
+            ] as const
+          ),
           [
             "cases",
             `${targets.filter((c) => c.role === "validation").length} validation, ${

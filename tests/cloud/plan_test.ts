@@ -34,7 +34,7 @@ const base = (target: PlanTarget, extra: Partial<PlanInput> = {}): PlanInput => 
 });
 // Expectations come from the stage registry itself: a stage added there must show up in plans.
 const SHARDABLE: string[] = registry.filter((s) => s.shardable).map((s) => s.name);
-const GPU = ["train", "refine"];
+const GPU = ["train", "baseline", "refine"];
 const ORDER: string[] = registry.map((s) => s.name);
 const NEEDS: Record<string, string[]> = Object.fromEntries(
   registry.map((s) => [s.name, [...s.needs]]),

@@ -57,7 +57,7 @@ Deno.test("SIGKILL at random moments, then resume: same final digests, committed
   assertEquals(ref.code, 0, ref.stderr);
   const fullMs = performance.now() - t0;
   const expected = (await committed(reference, "r")).digests;
-  assertEquals(Object.keys(expected).length, 8);
+  assertEquals(Object.keys(expected).length, 9);
 
   const rng = new Rng(7);
   let kills = 0;

@@ -119,11 +119,27 @@ Deno.test("evaluate stage: self-contained report.html that renders in headless C
   assertEquals(html.match(/<svg /g)?.length, 2, "loss and validation Dice charts");
   const overlays = html.match(/<img src="data:image\/png;base64,/g)?.length ?? 0;
   assert(overlays >= 1 && overlays <= 3, `${overlays} overlays`);
-  for (const text of ["cmems", "organ (1)", "vessel (2)", "Validation Dice", "phantom-00"]) {
+  for (
+    const text of [
+      "cmems",
+      "organ (1)",
+      "vessel (2)",
+      "Validation Dice",
+      "phantom-00",
+      "baseline b (supervised)",
+      "model a vs supervised baseline",
+    ]
+  ) {
     assert(html.includes(text), text);
   }
   const metrics = JSON.parse(new TextDecoder().decode(await evaluation.read(out.json)));
-  assertEquals(Object.keys(metrics.models).sort(), ["a", "b"]);
+  assertEquals(Object.keys(metrics.models).sort(), ["a", "b", "baseline a", "baseline b"]);
+  // The report's gain is the difference of the two models' mean Dice over classes.
+  const mean = (m: string) =>
+    Object.values(out.models[m].dice).reduce((a, s) => a + s.mean, 0) /
+    Object.keys(out.models[m].dice).length;
+  const gain = 100 * (mean("a") - mean("baseline a"));
+  assert(html.includes(`${gain >= 0 ? "+" : ""}${gain.toFixed(1)} Dice points`), String(gain));
   if (!existsSync(CHROMIUM)) return;
 
   const dir = tempDir("evaluate-report");

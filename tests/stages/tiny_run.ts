@@ -32,3 +32,12 @@ export async function runTiny(
   };
   return { env, exit: await Effect.runPromiseExit(runPipeline(env)) };
 }
+
+/** The committed files of one stage of run "t" in `store`, by file name. */
+export async function stageFiles(store: ObjectStoreShape, stage: string) {
+  const files: Record<string, Uint8Array> = {};
+  for (const key of await Effect.runPromise(store.list(`runs/t/stages/${stage}/`))) {
+    files[key.split("/").pop()!] = (await Effect.runPromise(store.get(key)))!;
+  }
+  return files;
+}

@@ -12,7 +12,7 @@ import { sha256 } from "../../pipeline/digest.ts";
 import { Methods } from "../../schemas/config.ts";
 import { decodeModel } from "../../stages/train/model.ts";
 import { loadPool } from "../../stages/train/pool.ts";
-import { runTiny, stagesThrough } from "./tiny_run.ts";
+import { runTiny, stageFiles, stagesThrough } from "./tiny_run.ts";
 
 /** Trains 4 steps on the tiny config; returns the train stage's files by name. */
 async function train(sets: string[]) {
@@ -21,13 +21,7 @@ async function train(sets: string[]) {
     stages: stagesThrough("train"),
     store,
   });
-  const files: Record<string, Uint8Array> = {};
-  if (Exit.isSuccess(exit)) {
-    for (const key of await Effect.runPromise(store.list("runs/t/stages/train/"))) {
-      files[key.split("/").pop()!] = (await Effect.runPromise(store.get(key)))!;
-    }
-  }
-  return { exit, files };
+  return { exit, files: Exit.isSuccess(exit) ? await stageFiles(store, "train") : {} };
 }
 
 for (const method of Methods) {
