@@ -2,7 +2,7 @@
 import { Effect } from "effect";
 import type { EvaluateOutput, ExportOutput, TrainOutput } from "../schemas/outputs.ts";
 import { resolveStage, type RunEnv } from "./runner.ts";
-import { baselineGains } from "../stages/evaluate/report_data.ts";
+import { baselineGains, displayName } from "../stages/evaluate/report_data.ts";
 
 export const printRunSummary = (env: RunEnv) =>
   Effect.gen(function* () {
@@ -23,8 +23,7 @@ export const printRunSummary = (env: RunEnv) =>
         const cells = Object.entries(metrics.dice).map(([c, s]) =>
           `${classes[Number(c)] ?? c} ${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`
         );
-        const name = model.startsWith("baseline") ? `${model} (supervised)` : `model ${model}`;
-        lines.push(`  ${name}: ${cells.join(", ")}`);
+        lines.push(`  ${displayName(model)}: ${cells.join(", ")}`);
       }
       for (const { model, gain } of baselineGains(e.models)) {
         lines.push(

@@ -144,6 +144,10 @@ export function overlayPanels(
 
 const isBaseline = (model: string) => model.startsWith("baseline");
 
+/** evaluate's model keys as people read them: "a" → "model a", "baseline a" → "baseline a (supervised)". */
+export const displayName = (key: string) =>
+  isBaseline(key) ? `${key} (supervised)` : `model ${key}`;
+
 /**
  * Mean foreground Dice of each model of the pair minus its supervised baseline's ("a" minus
  * "baseline a"), from evaluate's per-model class means; empty without a baseline.

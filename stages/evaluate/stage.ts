@@ -29,11 +29,13 @@ import { loadCase, normalizedCases, restoreLabels } from "../slices.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
 import { renderReport } from "../../report/html.ts";
 import { pickSlice, zSlice } from "../../report/overlay.ts";
-import { baselineGains, type CaseSlice, type CurvePoint, evaluationReport } from "./report_data.ts";
-
-/** "a" → "model a"; "baseline a" → "baseline a (supervised)". */
-const displayName = (key: string) =>
-  key.startsWith("baseline ") ? `${key} (supervised)` : `model ${key}`;
+import {
+  baselineGains,
+  type CaseSlice,
+  type CurvePoint,
+  displayName,
+  evaluationReport,
+} from "./report_data.ts";
 
 export const evaluate = defineStage({
   name: "evaluate",
@@ -115,7 +117,7 @@ export const evaluate = defineStage({
           });
           (perModel[name] ??= []).push({ caseId: info.id, metrics });
           const z = pickSlice(label, pred, [nx, ny, nz]);
-          shown.set(`${name}\u0000${info.id}`, {
+          shown.set(`${displayName(name)}\u0000${info.id}`, {
             z,
             width: nx,
             height: ny,
@@ -164,10 +166,7 @@ export const evaluate = defineStage({
         })),
         curves,
         baselineCurves,
-        slices: (model, caseId) =>
-          shown.get(
-            `${Object.keys(perModel).find((k) => displayName(k) === model)}\u0000${caseId}`,
-          ),
+        slices: (model, caseId) => shown.get(`${model}\u0000${caseId}`),
         facts: [
           ["training steps", String(summary.steps)],
           ["seed", String(seed)],
