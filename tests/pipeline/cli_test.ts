@@ -94,7 +94,7 @@ Deno.test("SIGKILL at random moments, then resume: same final digests, committed
   }
   const again = await cli(["resume", "--store", store, "--run-id", "r"]);
   assertEquals(again.code, 0);
-  assertEquals((again.stderr.match(/cached/g) ?? []).length, 8, again.stderr);
+  assertEquals((again.stderr.match(/cached/g) ?? []).length, 9, again.stderr);
 });
 
 Deno.test("two `stage` processes for the same unit: one commits, the other reports cached", async () => {
