@@ -54,7 +54,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
         bucket,
         options.allowMismatchedSignatures ? "1" : "0",
       ],
-      stdin: "piped",
+      stdin: "null",
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
@@ -69,7 +69,6 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
     child.stdout.cancel().catch(() => {});
     port = JSON.parse(line).port;
     stop = async () => {
-      await child.stdin.close().catch(() => {});
       try {
         child.kill("SIGTERM");
       } catch { /* already gone */ }
