@@ -1,9 +1,12 @@
 /**
  * refine: both models predict the unlabelled pool; their probabilities are averaged and pixels
- * below the confidence threshold are left out (255); each class is cleaned to its largest 3D
- * connected component (`largestComponent`). With `secondRoundSteps` > 0 both models then train
- * on labelled + pseudo-labelled slices (ELSNet stage 2 / Semi-CML PReL) and evaluate and export
- * use the refined pair. Disabled by default (the pass-through keeps the pipeline shape fixed).
+ * below the confidence threshold τ are left out (255). τ is also the pair's disagreement
+ * (uncertainty) filter: a mean of two probabilities ≥ τ needs each ≥ 2τ − 1 (0.8 at the default
+ * 0.9), so for τ > 0.75 both models' argmax agree wherever a pixel is kept. Each class is cleaned
+ * to its largest 3D connected component (`largestComponent`). With `secondRoundSteps` > 0 both
+ * models then train on labelled + pseudo-labelled slices (ELSNet stage 2 / Semi-CML PReL) and
+ * evaluate and export use the refined pair. Disabled by default (the pass-through keeps the
+ * pipeline shape fixed).
  */
 import { Effect, Schema } from "effect";
 import { AugmentConfig, RefineConfig, TrainConfig } from "../../schemas/config.ts";
