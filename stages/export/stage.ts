@@ -38,7 +38,7 @@ const failed = (message: string) => new StageFailed({ stage: "export", message, 
 
 export const exportModel = defineStage({
   name: "export",
-  version: 3,
+  version: 4,
   needs: ["ingest", "normalize", "train", "refine", "evaluate"],
   shardable: false,
   select: (c) => ({
