@@ -7,7 +7,6 @@
  * DUET_REPORT_SCREENSHOT=path keeps a copy to look at).
  */
 import { Effect, Exit } from "effect";
-import { decode } from "fast-png";
 import { assert, assertEquals } from "../assert.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
 import { failureOf, resolveStage } from "../../pipeline/runner.ts";
@@ -21,8 +20,7 @@ import { recipeOf } from "../../stages/normalize/recipe.ts";
 import { python, tempDir } from "../io/python.ts";
 import { cli } from "../cli.ts";
 import { runTiny } from "./tiny_run.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
+import { firstSeriesRgb, hasChromium, screenshot } from "../report/chromium.ts";
 
 async function tinyRun() {
   const { env, exit } = await runTiny([
@@ -140,56 +138,9 @@ Deno.test("evaluate stage: self-contained report.html that renders in headless C
     Object.keys(out.models[m].dice).length;
   const gain = 100 * (mean("a") - mean("baseline a"));
   assert(html.includes(`${gain >= 0 ? "+" : ""}${gain.toFixed(1)} Dice points`), String(gain));
-  if (!existsSync(CHROMIUM)) return;
-
-  const dir = tempDir("evaluate-report");
-  try {
-    await Deno.writeTextFile(`${dir}/report.html`, html);
-    const shot = `${dir}/shot.png`;
-    const r = await new Deno.Command(CHROMIUM, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--hide-scrollbars",
-        `--user-data-dir=${dir}/profile`,
-        `--screenshot=${shot}`,
-        "--window-size=1200,2000",
-        `file://${dir}/report.html`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(90_000),
-    }).output();
-    assert(r.success, new TextDecoder().decode(r.stderr));
-    const copyTo = Deno.env.get("DUET_REPORT_SCREENSHOT");
-    if (copyTo) await Deno.copyFile(shot, copyTo);
-    const png = decode(await Deno.readFile(shot));
-    const counts = new Map<number, number>();
-    for (let i = 0; i < png.width * png.height; i++) {
-      const o = i * png.channels;
-      const key = (png.data[o] << 16) | (png.data[o + 1] << 8) | png.data[o + 2];
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
-    const seen = (rgb: readonly number[]) =>
-      counts.get((rgb[0] << 16) | (rgb[1] << 8) | rgb[2]) ?? 0;
-    assert(counts.size > 200, `only ${counts.size} colours: blank page?`);
-    assert(seen(OVERLAY_COLORS.label) > 100, "ground-truth contours not drawn");
-    const hex = SERIES_COLORS[0];
-    assert(seen([1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16))) > 20, "curves not drawn");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  if (!hasChromium()) return;
+  const shot = await screenshot(html, 90_000);
+  assert(shot.colours > 200, `only ${shot.colours} colours: blank page?`);
+  assert(shot.seen(OVERLAY_COLORS.label) > 100, "ground-truth contours not drawn");
+  assert(shot.seen(firstSeriesRgb(SERIES_COLORS[0])) > 20, "curves not drawn");
 });
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
