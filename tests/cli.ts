@@ -8,17 +8,21 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs pipeline/main.ts with `args`; `killAfterMs` SIGKILLs it at that moment. */
-export async function cli(
-  args: readonly string[],
-  opts: { killAfterMs?: number } = {},
-): Promise<CliResult> {
-  const child = new Deno.Command(Deno.execPath(), {
+/** Starts pipeline/main.ts with `args`, stdout and stderr piped. */
+export const spawnCli = (args: readonly string[]): Deno.ChildProcess =>
+  new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", `${root}pipeline/main.ts`, ...args],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+
+/** Runs pipeline/main.ts with `args`; `killAfterMs` SIGKILLs it at that moment. */
+export async function cli(
+  args: readonly string[],
+  opts: { killAfterMs?: number } = {},
+): Promise<CliResult> {
+  const child = spawnCli(args);
   let timer: ReturnType<typeof setTimeout> | undefined;
   if (opts.killAfterMs !== undefined) {
     timer = setTimeout(() => child.kill("SIGKILL"), opts.killAfterMs);

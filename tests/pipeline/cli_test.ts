@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { Rng } from "../../random/rng.ts";
-import { cli, root } from "../cli.ts";
+import { cli, spawnCli } from "../cli.ts";
 
 const FAST = [
   "--config",
@@ -214,12 +214,7 @@ Deno.test("SIGTERM during train: checkpoint written, exit 143, resume continues 
     "--set",
     "train.checkpointEvery=5000",
   ];
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", `${root}pipeline/main.ts`, ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCli(args);
   // Wait until training has started, then ask it to stop.
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
