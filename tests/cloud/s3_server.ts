@@ -1,14 +1,12 @@
 /**
  * A real S3 server (s3rver) on 127.0.0.1 and a free port, in a temp directory, for tests.
- * Runs under Node in a child process when `node` is on PATH (s3rver's filesystem store is racy
- * under Deno's node:fs with concurrent delete + list), else in this process.
+ * Runs under Node in a child process (s3rver's filesystem store is racy under Deno's node:fs with
+ * concurrent delete + list); Node is on every machine the README's commands run on.
  * `close()` stops it and deletes its files. Credentials: s3rver's fixed S3RVER/S3RVER.
  */
-import S3rver from "s3rver";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 
 export interface TestS3Server {
@@ -23,15 +21,6 @@ export interface TestS3Server {
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-const hasNode = (() => {
-  try {
-    return new Deno.Command("node", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
 export interface S3ServerOptions {
   readonly bucket?: string;
   /** Accept requests whose signature does not match (for the fault-injecting proxy). */
@@ -41,10 +30,9 @@ export interface S3ServerOptions {
 export async function startS3Server(options: S3ServerOptions = {}): Promise<TestS3Server> {
   const bucket = options.bucket ?? "duet-test";
   const directory = await fs.mkdtemp(path.join(os.tmpdir(), "duet-s3rver-"));
-  let port: number;
-  let stop: () => Promise<void>;
-  if (hasNode) {
-    const child = new Deno.Command("node", {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("node", {
       args: [
         // s3rver encrypts ListObjectsV2 continuation tokens with DES, an OpenSSL 3 legacy cipher.
         "--openssl-legacy-provider",
@@ -58,34 +46,25 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<Test
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let line = "";
-    while (!line.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("s3rver child exited before listening");
-      line += value;
-    }
-    reader.releaseLock();
-    child.stdout.cancel().catch(() => {});
-    port = JSON.parse(line).port;
-    stop = async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await child.status;
-    };
-  } else {
-    const server = new S3rver({
-      address: "127.0.0.1",
-      port: 0,
-      silent: true,
-      directory,
-      configureBuckets: [{ name: bucket }],
-      allowMismatchedSignatures: options.allowMismatchedSignatures ?? false,
-    });
-    port = ((await server.run()) as AddressInfo).port;
-    stop = () => server.close();
+  } catch (e) {
+    throw new Error(`the S3 tests run s3rver under Node: install Node.js (node on PATH): ${e}`);
   }
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let line = "";
+  while (!line.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("s3rver child exited before listening");
+    line += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  const port: number = JSON.parse(line).port;
+  const stop = async () => {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await child.status;
+  };
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
