@@ -125,6 +125,12 @@ export const TrainConfig = Schema.Struct({
   }),
   checkpointEvery: PositiveInt,
   validateEvery: PositiveInt,
+  /**
+   * Batches (of the training composition, unaugmented) over which BatchNorm statistics are
+   * recomputed with frozen weights before each validation and for the saved models; 0 keeps
+   * training's running averages (engine/precise_bn.ts).
+   */
+  preciseBn: NonNegativeInt,
   /** Ramp-up length in "epochs" of `rampupEpoch` iterations (SSL4MIS: iter // 150). */
   rampup: NonNegative,
   rampupEpoch: PositiveInt,

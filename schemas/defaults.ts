@@ -72,6 +72,7 @@ export const defaults: Config = {
     optimizer: { kind: "adam", lr: 0.003, momentum: 0.9, weightDecay: 0.0001, schedule: "poly" },
     checkpointEvery: 50,
     validateEvery: 50,
+    preciseBn: 16,
     rampup: 200,
     rampupEpoch: 150,
     confidence: 0.95,

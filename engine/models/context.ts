@@ -13,11 +13,14 @@ export interface ModelContextOptions {
   prefix?: string;
   /** "input": parameters are fed each run; "constant": baked in (exported models). */
   paramSource?: "input" | "constant";
+  /** Weight of the batch in train-mode BatchNorm's running statistics (PyTorch: 0.1). */
+  bnMomentum?: number;
 }
 
 export class ModelContext {
   readonly prefix: string;
   readonly paramSource: "input" | "constant";
+  readonly bnMomentum: number;
   private paramTensors = new Map<string, Tensor>();
   private bufferTensors = new Map<string, Tensor>();
   /** Latest value of each buffer (BatchNorm updates chain across repeated forward calls). */
@@ -27,6 +30,7 @@ export class ModelContext {
   constructor(readonly graph: Graph, readonly store: ParamStore, o: ModelContextOptions = {}) {
     this.prefix = o.prefix ?? "";
     this.paramSource = o.paramSource ?? "input";
+    this.bnMomentum = o.bnMomentum ?? 0.1;
     if (!store.params.isSealed) throw new Error("model parameters are not initialised (call init)");
   }
 

@@ -82,7 +82,10 @@ export class BatchNorm {
     const gamma = ctx.param(`${n}.weight`), beta = ctx.param(`${n}.bias`);
     const rm = ctx.buffer(`${n}.running_mean`), rv = ctx.buffer(`${n}.running_var`);
     if (mode === "eval") return op.batchNormEval(x, gamma, beta, rm, rv, this.eps);
-    const r = op.batchNormTrain(x, gamma, beta, rm, rv, { eps: this.eps, momentum: 0.1 });
+    const r = op.batchNormTrain(x, gamma, beta, rm, rv, {
+      eps: this.eps,
+      momentum: ctx.bnMomentum,
+    });
     ctx.setBuffer(`${n}.running_mean`, r.runningMean);
     ctx.setBuffer(`${n}.running_var`, r.runningVar);
     return r.y;

@@ -14,7 +14,7 @@ import { loadPool } from "../train/pool.ts";
 
 export const baseline = defineStage({
   name: "baseline",
-  version: 1,
+  version: 2,
   needs: ["normalize"],
   shardable: false,
   select: (c) => ({

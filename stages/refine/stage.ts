@@ -23,7 +23,7 @@ import { loadCase, normalizedCases } from "../slices.ts";
 
 export const refine = defineStage({
   name: "refine",
-  version: 3,
+  version: 4,
   needs: ["normalize", "train"],
   // Not sharded: the second round trains on the pseudo-labels of the whole pool.
   shardable: false,

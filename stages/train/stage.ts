@@ -18,6 +18,7 @@ import { TrainStep } from "../../engine/train.ts";
 import { adam, adamw, sgd } from "../../engine/optim.ts";
 import { emaUpdate } from "../../engine/perturb.ts";
 import { Predictor } from "../../engine/predict.ts";
+import { PreciseBatchNorm } from "../../engine/precise_bn.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../engine/checkpoint.ts";
 import { allocViewBatch, ViewAugmenter } from "../../transforms/views.ts";
 import { image2d, label2d } from "../../transforms/image2d.ts";
@@ -45,7 +46,7 @@ const failed = (message: string) => new StageFailed({ stage: "train", message, t
 
 export const train = defineStage({
   name: "train",
-  version: 3,
+  version: 4,
   needs: ["normalize", "synthesize", "augment"],
   shardable: false,
   select: (c) => ({
@@ -194,6 +195,29 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
         ),
       )
     );
+    // Precise BatchNorm statistics for validation and the saved models, from fixed batches;
+    // training keeps its own running averages, so the trajectory does not depend on them.
+    const bnImages = yield* preciseBnImages(pool, s, method, config.preciseBn);
+    const bnStats = yield* Effect.promise(() =>
+      Promise.all(
+        bnImages.length
+          ? [a, b].map((m) =>
+            PreciseBatchNorm.create(m, {
+              spatial: [h, w],
+              batch: s.bl + s.bu,
+              session: { device: ctx.device },
+            })
+          )
+          : [],
+      )
+    );
+    /** Puts model k's precise statistics in place; returns the function that undoes it. */
+    const usePreciseBn = (k: number) =>
+      Effect.promise(async () => {
+        const buffers = [a, b][k].store.buffers.data, training = buffers.slice();
+        if (bnStats.length) buffers.set(await bnStats[k].compute(bnImages));
+        return () => buffers.set(training);
+      });
     const views = new ViewAugmenter(augment);
     const lb = allocViewBatch(s.bl, h, w, true);
     const ub = allocViewBatch(Math.max(s.bu, 1), h, w);
@@ -276,6 +300,7 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
       ) {
         point.dice = [];
         for (const [k, m] of [a, b].entries()) {
+          const restore = yield* usePreciseBn(k);
           const dice = yield* Effect.promise(() =>
             validationDice(predictors[k], pool.validation, w, h)
           );
@@ -284,6 +309,7 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
             best.dice[k] = dice;
             best.models[k] = encodeModel(m, { step: step.step, validationDice: dice });
           }
+          restore();
         }
       }
       curves.push(point);
@@ -296,8 +322,9 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
       );
     }
     bar.done();
+    for (const k of [0, 1]) yield* usePreciseBn(k);
     yield* Effect.promise(() =>
-      Promise.all([...predictors.map((p) => p.release()), step.release()])
+      Promise.all([...predictors, ...bnStats, step].map((x) => x.release()))
     );
     const names = ["model-a.safetensors", "model-b.safetensors"];
     const bestNames = ["best-a.safetensors", "best-b.safetensors"];
@@ -316,5 +343,31 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
       validationDice: last?.dice ?? [],
       seconds: (performance.now() - started) / 1000,
     };
+  });
+}
+
+/**
+ * `batches` fixed, unaugmented batches of the training composition for precise BatchNorm:
+ * `bl` labelled slices (real, plus synthetic where the method trains on them) and `bu`
+ * unlabelled ones each, evenly spaced over the pool.
+ */
+function preciseBnImages(pool: Pool, s: Shapes, method: MethodSpec, batches: number) {
+  return Effect.gen(function* () {
+    const plane = s.w * s.h, images = new Float32Array(batches * (s.bl + s.bu) * plane);
+    const labelled = [...pool.labelled, ...(method.synthetic ? pool.synthetic : [])];
+    /** Item i of n evenly spaced over `list`. */
+    const spaced = <T>(list: readonly T[], i: number, n: number) =>
+      list[Math.floor(((i + 0.5) * list.length) / n)];
+    let at = 0;
+    for (let j = 0; j < batches; j++) {
+      for (let i = 0; i < s.bl; i++, at += plane) {
+        images.set(spaced(labelled, j * s.bl + i, batches * s.bl).image, at);
+      }
+      for (let i = 0; i < s.bu; i++, at += plane) {
+        const ref = spaced(pool.unlabelled, j * s.bu + i, batches * s.bu);
+        images.set(yield* pool.unlabelledSlice(ref), at);
+      }
+    }
+    return images;
   });
 }
