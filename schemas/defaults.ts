@@ -3,6 +3,11 @@
  * minutes on 2 cores). Constants follow research/PAPERS.md; each is a config field to override.
  */
 import type { Config } from "./config.ts";
+import { defaultWeakConfig } from "../transforms/geometric.ts";
+import { defaultStrongConfig } from "../transforms/intensity.ts";
+
+const { cutoutAspect: _, cutoutFill: __, cutmixAspect: ___, ...strongFields } =
+  defaultStrongConfig;
 
 export const defaults: Config = {
   name: "duet",
@@ -36,29 +41,8 @@ export const defaults: Config = {
     rotateDegrees: 15,
     elastic: { alpha: [0.01, 0.03], sigma: [0.125, 0.25] },
   },
-  augment: {
-    weak: {
-      rot90Probability: 1,
-      flipXProbability: 0.5,
-      flipYProbability: 0,
-      zoomProbability: 0.5,
-      zoom: [1, 1.25],
-    },
-    strong: {
-      jitterProbability: 0.8,
-      brightness: 0.8,
-      contrast: 0.8,
-      gamma: 0.8,
-      blurProbability: 0.5,
-      blurSigma: [0.1, 2],
-      noiseProbability: 0.5,
-      noiseStd: [0, 0.05],
-      cutoutProbability: 0.5,
-      cutoutArea: [0.02, 0.4],
-      cutmixProbability: 0.5,
-      cutmixArea: [0.02, 0.4],
-    },
-  },
+  // The views' own defaults (SSL4MIS/CMEMS); aspect ratios and cutout fill are not config fields.
+  augment: { weak: { ...defaultWeakConfig }, strong: strongFields },
   train: {
     method: "cmems",
     model: {

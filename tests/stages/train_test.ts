@@ -1,7 +1,8 @@
 /**
  * The train stage through the runner on the tiny phantom config: every method trains and writes
  * both model artifacts and validation curves; the same seed gives the same models; a method that
- * needs unlabelled slices refuses a pool without them.
+ * needs unlabelled slices refuses a pool without them; precise BatchNorm changes only the saved
+ * statistics.
  */
 import { Effect, Exit } from "effect";
 import { assert, assertEquals } from "../assert.ts";
@@ -71,5 +72,23 @@ Deno.test("unlabelled slices stream through a bounded cache: same slices with a 
     const a = await Effect.runPromise(big.unlabelledSlice(ref));
     const b = await Effect.runPromise(tinyCache.unlabelledSlice(ref));
     assertEquals([...a], [...b]);
+  }
+});
+
+Deno.test("precise BatchNorm: same training, only the saved models' statistics differ", async () => {
+  const sets = ["train.method=cmems", "train.validateEvery=2"];
+  const [precise, running] = [await train(sets), await train([...sets, "train.preciseBn=0"])];
+  const curves = (r: typeof precise): { loss: number }[] =>
+    JSON.parse(new TextDecoder().decode(r.files["curves.json"]));
+  assertEquals(curves(precise).map((c) => c.loss), curves(running).map((c) => c.loss));
+  for (const name of ["model-a.safetensors", "model-b.safetensors"]) {
+    const [p, r] = [precise, running].map((x) => decodeModel(x.files[name]).model.store);
+    assertEquals(p.params.data, r.params.data, `${name}: weights`);
+    // Recomputed: every running mean moved off training's EMA, and variances stay positive.
+    const moved = p.buffers.data.filter((v, i) => Math.abs(v - r.buffers.data[i]) > 1e-6);
+    assert(moved.length > 0.9 * p.buffers.data.length, `${name}: ${moved.length} statistics moved`);
+    for (const info of p.buffers.list().filter((i) => i.name.endsWith("running_var"))) {
+      assert(p.buffers.view(info.name).every((v) => v > 0), info.name);
+    }
   }
 });
