@@ -6,8 +6,7 @@ import type { Config } from "./config.ts";
 import { defaultWeakConfig } from "../transforms/geometric.ts";
 import { defaultStrongConfig } from "../transforms/intensity.ts";
 
-const { cutoutAspect: _, cutoutFill: __, cutmixAspect: ___, ...strongFields } =
-  defaultStrongConfig;
+const { cutoutAspect: _, cutoutFill: __, cutmixAspect: ___, ...strongFields } = defaultStrongConfig;
 
 export const defaults: Config = {
   name: "duet",
