@@ -53,6 +53,10 @@ function supervised(logits: Tensor, target: Tensor): Tensor {
   return op.mul(op.add(L.crossEntropy(logits, target), dice), 0.5);
 }
 
+/** Both models' supervised loss on the labelled head (first `bl`) of their batch logits. */
+const pairSupervised = (za: Tensor, zb: Tensor, target: Tensor, bl: number) =>
+  op.add(supervised(batchSlice(za, 0, bl), target), supervised(batchSlice(zb, 0, bl), target));
+
 /** Applies the strong view's CutMix to a per-sample tensor [Bu, ...] (targets, masks). */
 function mixLikeStrong(g: StepBuilder, x: Tensor, bu: number): Tensor {
   const shape = x.staticShape;
@@ -100,10 +104,7 @@ const cps: MethodSpec = {
     const n = s.bl + s.bu;
     const ua = batchSlice(za, s.bl, n), ub = batchSlice(zb, s.bl, n);
     const hard = (z: Tensor) => L.oneHot(op.argMax(op.stopGradient(z), 1), s.classes);
-    const sup = op.add(
-      supervised(batchSlice(za, 0, s.bl), t),
-      supervised(batchSlice(zb, 0, s.bl), t),
-    );
+    const sup = pairSupervised(za, zb, t, s.bl);
     const cross = op.add(L.crossEntropy(ua, hard(ub)), L.crossEntropy(ub, hard(ua)));
     return { loss: op.add(sup, op.mul(cross, g.scalar("w_cps"))), logs: { sup, cross } };
   },
@@ -250,10 +251,7 @@ const semicml: MethodSpec = {
     const n = s.bl + s.bu;
     const za = g.forward("a", op.concat([g.input("xl"), g.input("xw")], 0)).logits;
     const zb = g.forward("b", op.concat([g.input("xl"), g.input("xs")], 0)).logits;
-    const sup = op.add(
-      supervised(batchSlice(za, 0, s.bl), t),
-      supervised(batchSlice(zb, 0, s.bl), t),
-    );
+    const sup = pairSupervised(za, zb, t, s.bl);
     const ua = op.softmax(batchSlice(za, s.bl, n), 1);
     const ub = mixLikeStrong(g, op.softmax(batchSlice(zb, s.bl, n), 1), s.bu);
     const asc = areaContrast(g, ua, ub, s);
