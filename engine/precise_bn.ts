@@ -7,6 +7,7 @@
  */
 import { Graph } from "./graph.ts";
 import { forward, ModelContext, type SegmentationModel } from "./models/context.ts";
+import { weightFeeds } from "./predict.ts";
 import { ort, Session, type SessionOptions } from "./session.ts";
 
 export class PreciseBatchNorm {
@@ -30,16 +31,11 @@ export class PreciseBatchNorm {
     forward(model, ctx, x, { mode: "train" });
     for (const [name, t] of ctx.updatedBuffers()) g.output(`batch:${name}`, t);
     const session = await Session.create(g.toOnnx(), o.session);
-    const store = model.store, feeds: Record<string, ort.Tensor> = {};
+    const feeds = weightFeeds(g, model.store);
     for (const t of g.inputs) {
-      if (t.name === "image") continue;
-      const role = g.roles.get(t)?.kind;
-      const data = role === "param"
-        ? store.params.view(t.name)
-        : role === "state"
-        ? store.buffers.view(t.name)
-        : new Float32Array(t.staticShape.reduce((a, b) => a * b, 1)).fill(1); // dropout off
-      feeds[t.name] = new ort.Tensor("float32", data, t.staticShape);
+      if (g.roles.get(t)?.kind !== "dropout") continue;
+      const ones = new Float32Array(t.staticShape.reduce((a, b) => a * b, 1)).fill(1);
+      feeds[t.name] = new ort.Tensor("float32", ones, t.staticShape); // dropout off
     }
     return new PreciseBatchNorm(model, o.batch, session, feeds, [model.inChannels, ...o.spatial]);
   }

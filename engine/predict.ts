@@ -6,6 +6,7 @@
 import { Graph } from "./graph.ts";
 import { forward, ModelContext, type SegmentationModel } from "./models/context.ts";
 import * as op from "./ops.ts";
+import type { ParamStore } from "./params.ts";
 import { ort, Session, type SessionOptions } from "./session.ts";
 
 export type PredictOutput = "logits" | "probs";
@@ -47,6 +48,21 @@ export function exportOnnx(
   return g.toOnnx({ metadata, docString: `Duet ${model.kind} (eval mode)` });
 }
 
+/**
+ * Feeds for a graph's parameter and buffer inputs: tensors over the model's own arrays, so every
+ * run reads the current weights without a copy.
+ */
+export function weightFeeds(g: Graph, store: ParamStore): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const t of g.inputs) {
+    const role = g.roles.get(t)?.kind;
+    if (role !== "param" && role !== "state") continue;
+    const view = role === "param" ? store.params.view(t.name) : store.buffers.view(t.name);
+    feeds[t.name] = new ort.Tensor("float32", view, t.staticShape);
+  }
+  return feeds;
+}
+
 /** Eval-mode session over a model's live weights (reads them at every run). */
 export class Predictor {
   private constructor(
@@ -62,14 +78,7 @@ export class Predictor {
   ): Promise<Predictor> {
     const { g } = buildEvalGraph(model, o, "input");
     const session = await Session.create(g.toOnnx(), o.session);
-    const weights: Record<string, ort.Tensor> = {};
-    const store = model.store;
-    for (const t of g.inputs) {
-      if (t.name === "image") continue;
-      const isParam = g.roles.get(t)?.kind === "param";
-      const view = isParam ? store.params.view(t.name) : store.buffers.view(t.name);
-      weights[t.name] = new ort.Tensor("float32", view, t.staticShape);
-    }
+    const weights = weightFeeds(g, model.store);
     return new Predictor(model, session, weights, [model.inChannels, ...o.spatial]);
   }
 
