@@ -75,6 +75,9 @@ export const SynthesizeConfig = Schema.Struct({
   pasteProbability: Probability,
   scale: Range,
   rotateDegrees: NonNegative,
+  /** Multiplicative intensity gain of each pasted region: the target's contrast to its
+   * surroundings varies between scans more than a global change can mimic. */
+  gain: Range,
   /** Elastic deformation: offset std and control-point spacing, fractions of the image size. */
   elastic: Schema.Struct({ alpha: Range, sigma: Range }),
 });

@@ -38,6 +38,7 @@ export const defaults: Config = {
     pasteProbability: 0.9,
     scale: [0.8, 1.2],
     rotateDegrees: 15,
+    gain: [0.95, 1.05],
     elastic: { alpha: [0.01, 0.03], sigma: [0.125, 0.25] },
   },
   // The views' own defaults (SSL4MIS/CMEMS); aspect ratios and cutout fill are not config fields.

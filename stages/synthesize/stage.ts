@@ -77,6 +77,7 @@ export const synthesize = defineStage({
           pasteProbability: config.pasteProbability,
           pasteScale: config.scale,
           pasteRotationDeg: config.rotateDegrees,
+          pasteGain: config.gain,
         });
         // One artifact per sample: the stage's outputs do not depend on the shard count.
         const artifact = `synthetic-${String(i).padStart(5, "0")}.bin`;
