@@ -1,0 +1,40 @@
+import { assert, assertEquals } from "../assert.ts";
+import { makeMemoryStore } from "../../pipeline/store.ts";
+import { decodeArrays } from "../../stages/codec.ts";
+import { runTiny, stageFiles, stagesThrough } from "./tiny_run.ts";
+
+/** The synthesize stage's samples of the tiny run with `sets` applied. */
+async function samples(sets: string[]) {
+  const store = makeMemoryStore();
+  await runTiny(sets, { store, stages: stagesThrough("synthesize") });
+  const files = await stageFiles(store, "synthesize");
+  return Object.keys(files).filter((k) => k.startsWith("synthetic-")).sort().map((k) =>
+    decodeArrays(files[k]).arrays
+  );
+}
+
+Deno.test("synthesize.gain scales the pasted regions' contrast; labels unchanged", async () => {
+  const [one, half] = [
+    await samples(["synthesize.gain=[1,1]"]),
+    await samples(["synthesize.gain=[0.5,0.5]"]),
+  ];
+  assertEquals(one.length, 8);
+  // Inside minus outside mean intensity: the regions' contrast to their background.
+  const contrast = (s: (typeof one)[number]) => {
+    let inside = 0, outside = 0, n = 0;
+    for (let i = 0; i < s.label.data.length; i++) {
+      if (s.label.data[i] > 0) (inside += s.image.data[i]), n++;
+      else outside += s.image.data[i];
+    }
+    return inside / n - outside / (s.label.data.length - n);
+  };
+  let dimmed = 0;
+  for (const [k, a] of one.entries()) {
+    assertEquals(a.label.data, half[k].label.data, `sample ${k}: labels`);
+    const [c1, c5] = [contrast(a), contrast(half[k])];
+    assert(c5 <= c1 + 1e-6, `sample ${k}: contrast ${c1} -> ${c5}`);
+    if (c5 < 0.75 * c1) dimmed++;
+  }
+  // Not every sample pastes every region (pasteProbability), most do.
+  assert(dimmed >= 4, `${dimmed} of 8 samples dimmed`);
+});
