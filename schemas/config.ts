@@ -78,6 +78,14 @@ export const SynthesizeConfig = Schema.Struct({
   /** Multiplicative intensity gain of each pasted region: the target's contrast to its
    * surroundings varies between scans more than a global change can mimic. */
   gain: Range,
+  /** Global intensity change of a sample: probability, contrast, gamma (log-uniform) and
+   * Gaussian noise std as a fraction of the intensity range; labels untouched. */
+  intensity: Schema.Struct({
+    probability: Probability,
+    contrast: Range,
+    gamma: Range,
+    noise: Range,
+  }),
   /** Elastic deformation: offset std and control-point spacing, fractions of the image size. */
   elastic: Schema.Struct({ alpha: Range, sigma: Range }),
 });

@@ -5,6 +5,7 @@
 import type { Config } from "./config.ts";
 import { defaultWeakConfig } from "../transforms/geometric.ts";
 import { defaultStrongConfig } from "../transforms/intensity.ts";
+import { defaultSynthesisConfig as synthesis } from "../transforms/synthesis.ts";
 
 const { cutoutAspect: _, cutoutFill: __, cutmixAspect: ___, ...strongFields } = defaultStrongConfig;
 
@@ -38,7 +39,13 @@ export const defaults: Config = {
     pasteProbability: 0.9,
     scale: [0.8, 1.2],
     rotateDegrees: 15,
-    gain: [0.95, 1.05],
+    gain: synthesis.pasteGain,
+    intensity: {
+      probability: synthesis.intensityProbability,
+      contrast: synthesis.contrast,
+      gamma: synthesis.gamma,
+      noise: synthesis.noiseStd,
+    },
     elastic: { alpha: [0.01, 0.03], sigma: [0.125, 0.25] },
   },
   // The views' own defaults (SSL4MIS/CMEMS); aspect ratios and cutout fill are not config fields.

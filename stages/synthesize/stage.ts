@@ -20,7 +20,7 @@ const BACKGROUNDS = 64;
 
 export const synthesize = defineStage({
   name: "synthesize",
-  version: 3,
+  version: 4,
   needs: ["normalize"],
   shardable: true,
   select: (c) => ({ synthesize: c.synthesize, seed: c.seed }),
@@ -78,6 +78,10 @@ export const synthesize = defineStage({
           pasteScale: config.scale,
           pasteRotationDeg: config.rotateDegrees,
           pasteGain: config.gain,
+          intensityProbability: config.intensity.probability,
+          contrast: config.intensity.contrast,
+          gamma: config.intensity.gamma,
+          noiseStd: config.intensity.noise,
         });
         // One artifact per sample: the stage's outputs do not depend on the shard count.
         const artifact = `synthetic-${String(i).padStart(5, "0")}.bin`;
