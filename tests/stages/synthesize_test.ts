@@ -38,3 +38,26 @@ Deno.test("synthesize.gain scales the pasted regions' contrast; labels unchanged
   // Not every sample pastes every region (pasteProbability), most do.
   assert(dimmed >= 4, `${dimmed} of 8 samples dimmed`);
 });
+
+Deno.test("synthesize.intensity.noise roughens every sample; labels unchanged", async () => {
+  const base = ["synthesize.intensity.probability=1", "synthesize.intensity.gamma=[1,1]"];
+  const [clean, noisy] = [
+    await samples([...base, "synthesize.intensity.noise=[0,0]"]),
+    await samples([...base, "synthesize.intensity.noise=[0.1,0.1]"]),
+  ];
+  // Mean squared difference of horizontal neighbours: white noise of std s adds 2 s^2.
+  const roughness = (s: (typeof clean)[number]) => {
+    const d = s.image.data, w = s.image.shape[2];
+    let sum = 0, n = 0;
+    for (let i = 0; i + 1 < d.length; i++) {
+      if ((i + 1) % w) (sum += (d[i + 1] - d[i]) ** 2), n++;
+    }
+    return sum / n;
+  };
+  assertEquals(clean.length, 8);
+  for (const [k, a] of clean.entries()) {
+    assertEquals(a.label.data, noisy[k].label.data, `sample ${k}: labels`);
+    const [r0, r1] = [roughness(a), roughness(noisy[k])];
+    assert(r1 > 1.5 * r0, `sample ${k}: roughness ${r0} -> ${r1}`);
+  }
+});
