@@ -3,7 +3,7 @@
  * minutes on 2 cores). Constants follow research/PAPERS.md; each is a config field to override.
  */
 import type { Config } from "./config.ts";
-import { defaultWeakConfig } from "../transforms/geometric.ts";
+import { defaultElasticConfig, defaultWeakConfig } from "../transforms/geometric.ts";
 import { defaultStrongConfig } from "../transforms/intensity.ts";
 import { defaultSynthesisConfig as synthesis } from "../transforms/synthesis.ts";
 
@@ -33,12 +33,14 @@ export const defaults: Config = {
     crop: { by: "none", margin: 10, threshold: null },
     slices: "all",
   },
+  // The synthesis transform's own defaults (ELSNet reconstruction); `scale` and `rotateDegrees`
+  // serve both the global deformation and the pastes, whose defaults are the same.
   synthesize: {
     count: 32,
-    backgroundProbability: 0.25,
-    pasteProbability: 0.9,
-    scale: [0.8, 1.2],
-    rotateDegrees: 15,
+    backgroundProbability: synthesis.backgroundProbability,
+    pasteProbability: synthesis.pasteProbability,
+    scale: synthesis.pasteScale,
+    rotateDegrees: synthesis.pasteRotationDeg,
     gain: synthesis.pasteGain,
     intensity: {
       probability: synthesis.intensityProbability,
@@ -46,7 +48,7 @@ export const defaults: Config = {
       gamma: synthesis.gamma,
       noise: synthesis.noiseStd,
     },
-    elastic: { alpha: [0.01, 0.03], sigma: [0.125, 0.25] },
+    elastic: { alpha: defaultElasticConfig.alpha, sigma: defaultElasticConfig.sigma },
   },
   // The views' own defaults (SSL4MIS/CMEMS); aspect ratios and cutout fill are not config fields.
   augment: { weak: { ...defaultWeakConfig }, strong: strongFields },
