@@ -48,6 +48,17 @@ export function formatOf(path: string): CaseFormat | undefined {
   return m.startsWith("nii") ? "nifti" : m === "png" ? "png" : "hdf5";
 }
 
+/**
+ * A dataset's display name: its folder's name, or `folder/list-file` for a list file (never
+ * "." for the working directory).
+ */
+export function datasetName(source: string, root?: string | null): string {
+  if (source === "phantoms") return source;
+  const path = resolve(root ?? ".", source);
+  const name = basename(path);
+  return /\.[A-Za-z0-9]+$/.test(name) ? `${basename(dirname(path))}/${name}` : name;
+}
+
 /** Case ID from a file name: extension and nnU-Net's channel suffix `_0000` removed. */
 export function idFromPath(path: string): string {
   const stem = basename(path).replace(EXT, "").replace(/_0000$/, "");

@@ -97,7 +97,11 @@ export async function readHdf5Dataset(
     const ds = f.get(key);
     if (!(ds instanceof h5.Dataset)) {
       const has = f.keys().join(", ") || "nothing";
-      throw new DataError(path, `no dataset "${key}" (the file has: ${has})`);
+      throw new DataError(
+        path,
+        `no dataset "${key}" (the file has: ${has})`,
+        "name the file's datasets in data.hdf5.image / data.hdf5.label",
+      );
     }
     const shape = ds.shape ?? [];
     if (shape.length < 2 || shape.length > 3) {

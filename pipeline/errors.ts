@@ -78,7 +78,7 @@ export function describeError(error: unknown): string {
       return `corrupted artifact ${e.artifact}: ${e.problem}`;
     case "InputError":
     case "DataError":
-      return `bad input ${e.file}: ${e.problem}`;
+      return `bad input ${e.file}: ${e.problem}${e.fix ? ` (fix: ${e.fix})` : ""}`;
     case "Interrupted":
       return `stopped by ${e.signal}; resume with \`deno task pipeline resume --run-id ...\``;
     case "StoreError":

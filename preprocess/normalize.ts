@@ -144,6 +144,29 @@ export function normalizeCase(
   return { slices: run(caseId, image, label, transform, options.labelledZ), transform };
 }
 
+/** The grid a crop of `size` voxels at `spacing` has after the recipe's resampling. */
+export function resampledGrid(
+  size: Readonly<Vec3>,
+  spacing: Readonly<Vec3>,
+  recipe: NormalizeRecipe,
+): { shape: Vec3; spacing: Vec3 } {
+  const sp = recipe.spacing;
+  if (!sp) return { shape: [...size], spacing: [...spacing] };
+  const to: Vec3 = [sp[0], sp[1], sp.length === 3 ? sp[2]! : spacing[2]];
+  const rs = (a: number) => Math.max(1, Math.round((size[a] * spacing[a]) / to[a]));
+  return { shape: [rs(0), rs(1), rs(2)], spacing: to };
+}
+
+/**
+ * How much resizing an nx x ny slice to W x H stretches it: the larger of either side's
+ * up-scaling and the change of aspect ratio. A slice cut along the wrong axis (a 10 x 256 strip
+ * of a (Z, Y, X) volume read as (X, Y, Z)) stretches by 10 or more; real slices by 1-3.
+ */
+export function sliceStretch(inPlane: readonly number[], size: readonly [number, number]): number {
+  const sx = size[0] / inPlane[0], sy = size[1] / inPlane[1];
+  return Math.max(sx, sy, sx / sy, sy / sx);
+}
+
 function buildTransform(
   image: Volume,
   box: Box,
@@ -152,16 +175,11 @@ function buildTransform(
 ): CaseTransform {
   const cropped = cropData(image.data, image.shape, box);
   const fitted = intensity ?? fitIntensity(cropped, recipe.intensity);
-  const sp = recipe.spacing;
-  const toSpacing: Vec3 = sp
-    ? [sp[0], sp[1], sp.length === 3 ? sp[2]! : image.spacing[2]]
-    : [...image.spacing];
-  const rs = (
-    a: number,
-  ) => (sp
-    ? Math.max(1, Math.round((box.size[a] * image.spacing[a]) / toSpacing[a]))
-    : box.size[a]);
-  const resampledShape: Vec3 = [rs(0), rs(1), rs(2)];
+  const { shape: resampledShape, spacing: toSpacing } = resampledGrid(
+    box.size,
+    image.spacing,
+    recipe,
+  );
   const [W, H] = recipe.size ?? [resampledShape[0], resampledShape[1]];
   const outShape: Vec3 = [W, H, resampledShape[2]];
   const outSpacing: Vec3 = [

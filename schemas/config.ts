@@ -20,6 +20,14 @@ export const ExemplarConfig = Schema.Struct({
   slice: Schema.Union([NonNegativeInt, Schema.Literal("largest")]),
 });
 
+/** How `.h5` files store their volumes: SSL4MIS LA is (X, Y, Z), ACDC-style files (Z, Y, X). */
+export const Hdf5Config = Schema.Struct({
+  axes: Schema.Literals(["xyz", "zyx"]),
+  /** Dataset names of the image and the label map. */
+  image: Schema.String.check(Schema.isMinLength(1)),
+  label: Schema.String.check(Schema.isMinLength(1)),
+});
+
 export const DataConfig = Schema.Struct({
   /** "phantoms" (the embedded synthetic set) or a folder / list file, relative to `root`. */
   source: Schema.String,
@@ -27,6 +35,7 @@ export const DataConfig = Schema.Struct({
   root: Schema.NullOr(Schema.String),
   /** Class names; the index is the label value, 0 is background. */
   classes: Schema.Array(Schema.String).check(Schema.isMinLength(2)),
+  hdf5: Hdf5Config,
   phantoms: Schema.Struct({
     count: PositiveInt,
     shape: Schema.Tuple([PositiveInt, PositiveInt, PositiveInt]),
@@ -64,6 +73,9 @@ export const NormalizeConfig = Schema.Struct({
   }),
   /** Slices of labelled volumes used for training: all, or only those with foreground. */
   slices: Schema.Literals(["all", "foreground"]),
+  /** Largest factor by which fitting a slice to `size` may stretch one side, or distort its
+   * aspect ratio: more means slices are cut along the wrong axis (exit 64); null: no check. */
+  maxStretch: Schema.NullOr(Schema.Number.check(Schema.isGreaterThanOrEqualTo(1))),
 });
 
 /** ELSNet exemplar-guided synthesis (transforms/synthesis.ts; PAPERS.md §4 reconstruction). */

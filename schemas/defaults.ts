@@ -16,6 +16,7 @@ export const defaults: Config = {
     source: "phantoms",
     root: null,
     classes: ["background", "organ", "vessel"],
+    hdf5: { axes: "xyz", image: "image", label: "label" },
     phantoms: { count: 16, shape: [64, 64, 16] },
     roles: {
       exemplar: { case: "phantom-000", slice: "largest" },
@@ -32,6 +33,7 @@ export const defaults: Config = {
     spacing: null,
     crop: { by: "none", margin: 10, threshold: null },
     slices: "all",
+    maxStretch: 4,
   },
   // The synthesis transform's own defaults (ELSNet reconstruction); `scale` and `rotateDegrees`
   // serve both the global deformation and the pastes, whose defaults are the same.

@@ -3,7 +3,8 @@
  * new images with an exported Duet model (stages/export/segment.ts) and writes one mask per
  * input, on the input's grid: `<ID>.nii.gz` with the input's affine, or `<ID>.png` for a PNG.
  *
- * Inputs: .nii/.nii.gz, SSL4MIS .h5 (its `image` dataset, (X, Y, Z) order), .png, or a folder
+ * Inputs: .nii/.nii.gz, SSL4MIS .h5 (the dataset and axis order the model was trained with,
+ * its duet.hdf5 metadata, or `--h5-axes` / `--h5-image`; default `image`, (X, Y, Z)), .png, or a folder
  * holding one DICOM series. IDs as ingest names cases (file name without extension; the parent
  * folder for UA-MT's `<ID>/mri_norm2.h5`; the folder name for DICOM). `--input a b c` and
  * `--input a --input b` both work.
@@ -23,7 +24,7 @@ import { DataError, fileAccessError } from "../../io/errors.ts";
 import { encodeNifti } from "../../io/nifti.ts";
 import { encodePngVolume } from "../../io/png.ts";
 import type { LabelVolume } from "../../io/volume.ts";
-import { readDuetModel } from "../../stages/export/onnx.ts";
+import { type Hdf5Layout, readDuetModel } from "../../stages/export/onnx.ts";
 import { Segmenter } from "../../stages/export/segment.ts";
 import { ConfigError, Interrupted } from "../errors.ts";
 
@@ -110,6 +111,8 @@ export interface PredictRequest {
   readonly device?: "cpu" | "cuda" | "webgpu";
   readonly threads?: number;
   readonly batch?: number;
+  /** How .h5 inputs store the image; default: the model's duet.hdf5, else (X, Y, Z) `image`. */
+  readonly hdf5?: Partial<Hdf5Layout>;
   readonly signal?: AbortSignal;
   /** One line per finished input (default: stderr). */
   readonly log?: (line: string) => void;
@@ -152,6 +155,8 @@ export async function predictFiles(req: PredictRequest): Promise<PredictSummary>
     if (e instanceof DeviceUnavailableError) throw new ConfigError({ problems: [e.message] });
     throw e;
   }
+  const h5: Hdf5Layout = { axes: "xyz", image: "image", ...model.hdf5, ...req.hdf5 };
+  const readOptions = { classes: [0], hdf5: { axisOrder: h5.axes, imageKey: h5.image } };
   const written: string[] = [];
   let inferenceMs = 0, slices = 0;
   try {
@@ -162,7 +167,7 @@ export async function predictFiles(req: PredictRequest): Promise<PredictSummary>
       const started = performance.now();
       const image = await readCaseImage(
         { id: input.id, format: input.format, imagePath: input.path },
-        { classes: [0] },
+        readOptions,
       );
       const result = await segmenter.segment(image, input.path);
       const path = writeAtomic(req.out, maskName(input), encodeMask(input, result.label));
@@ -219,6 +224,14 @@ export const makePredictCommand = (signal?: AbortSignal) =>
       Flag.withDescription("slices per network run"),
       Flag.withDefault(16),
     ),
+    h5Axes: Flag.Literals("h5-axes", ["xyz", "zyx"]).pipe(
+      Flag.withDescription(".h5 inputs' axis order (default: as the model's training data)"),
+      Flag.optional,
+    ),
+    h5Image: Flag.String("h5-image").pipe(
+      Flag.withDescription(".h5 inputs' image dataset (default: as the model's training data)"),
+      Flag.optional,
+    ),
     threads: Flag.Int("threads").pipe(
       Flag.withDescription("onnxruntime threads (default: all cores)"),
       Flag.optional,
@@ -243,6 +256,13 @@ export const makePredictCommand = (signal?: AbortSignal) =>
             device: flags.device,
             batch: flags.batch,
             threads: Option.getOrUndefined(flags.threads),
+            hdf5: {
+              ...Option.match(flags.h5Axes, { onNone: () => ({}), onSome: (axes) => ({ axes }) }),
+              ...Option.match(flags.h5Image, {
+                onNone: () => ({}),
+                onSome: (image) => ({ image }),
+              }),
+            },
             signal,
           }),
         catch: passThrough,

@@ -28,6 +28,7 @@ import { decodeModel, predictSlices } from "../train/model.ts";
 import { loadCase, normalizedCases, restoreLabels } from "../slices.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
 import { renderReport } from "../../report/html.ts";
+import { datasetName } from "../../io/dataset.ts";
 import { pickSlice, zSlice } from "../../report/overlay.ts";
 import {
   baselineGains,
@@ -47,7 +48,7 @@ export const evaluate = defineStage({
     classes: c.data.classes,
     // Shown in the report.
     configDigest: configDigest(c),
-    dataset: c.data.source,
+    dataset: datasetName(c.data.source, c.data.root),
     seed: c.seed,
   }),
   input: Schema.Struct({

@@ -11,6 +11,9 @@
  *   duet.normalize      JSON NormalizeRecipe (preprocess/normalize.ts) to apply to a new image
  *   duet.config_digest  digest of the training config
  *   duet.outputs        JSON list of outputs: "probs" = softmax [batch, K, H, W]
+ *   duet.hdf5           JSON {axes, image}: how the training data's .h5 files store the image
+ *                       (axis order "xyz" or "zyx", dataset name); predict reads .h5 inputs
+ *                       the same way unless its flags say otherwise
  *   duet.model          network config (written by engine exportOnnx)
  *
  * `readDuetModel` reads these back and rejects any other ONNX file with one clear line.
@@ -23,6 +26,12 @@ import { duetVersion } from "../../pipeline/version.ts";
 import { type OnnxHeader, readOnnxHeader } from "./onnx_proto.ts";
 
 export const DUET_FORMAT = "duet-segmentation-1";
+
+/** Axis order and image dataset name of .h5 inputs. */
+export interface Hdf5Layout {
+  readonly axes: "xyz" | "zyx";
+  readonly image: string;
+}
 /** The opset the engine's ONNX writer emits. */
 export const EXPORT_OPSET = 17;
 
@@ -39,6 +48,8 @@ export interface SegmentationInfo {
   readonly outputs?: readonly PredictOutput[];
   /** Requested opset (config.export.opset); only 17 can be written. */
   readonly opset?: number;
+  /** How the training data's .h5 files store the image (predict reads .h5 inputs alike). */
+  readonly hdf5?: Hdf5Layout;
   /** More metadata properties (keys should start with "duet."). */
   readonly extra?: Readonly<Record<string, string>>;
 }
@@ -69,6 +80,7 @@ export function exportSegmentation(model: UNet, info: SegmentationInfo): Uint8Ar
       "duet.normalize": JSON.stringify(info.normalize),
       "duet.config_digest": info.configDigest,
       "duet.outputs": JSON.stringify(outputs),
+      ...(info.hdf5 ? { "duet.hdf5": JSON.stringify(info.hdf5) } : {}),
     },
   });
 }
@@ -83,6 +95,8 @@ export interface DuetModel {
   readonly normalize: NormalizeRecipe;
   readonly configDigest: string;
   readonly outputs: PredictOutput[];
+  /** .h5 layout of the training data (duet.hdf5); absent in models exported before it. */
+  readonly hdf5?: Hdf5Layout;
   /** Network config (duet.model), e.g. {kind: "unet2d", numClasses, ...}. */
   readonly network: Record<string, unknown>;
   readonly opset: number;
@@ -157,6 +171,14 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
   const outputs = (m["duet.outputs"] ? parseJson(path, "duet.outputs", m["duet.outputs"]) : [
     "probs",
   ]) as PredictOutput[];
+  const hdf5 = m["duet.hdf5"] === undefined
+    ? undefined
+    : parseJson(path, "duet.hdf5", m["duet.hdf5"]) as Hdf5Layout;
+  if (
+    hdf5 && (!["xyz", "zyx"].includes(hdf5.axes) || typeof hdf5.image !== "string")
+  ) {
+    throw new DataError(path, 'duet.hdf5 must be {"axes": "xyz"|"zyx", "image": NAME}', REEXPORT);
+  }
   const image = header.inputs.find((i) => i.name === "image");
   const [w, h] = size as number[];
   if (
@@ -180,6 +202,7 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
     normalize,
     configDigest: m["duet.config_digest"] ?? "",
     outputs,
+    ...(hdf5 ? { hdf5 } : {}),
     network,
     opset: header.opsets[""] ?? 0,
     header,

@@ -7,7 +7,7 @@
  * would, writing `mask-<ID>.nii.gz` on the case's original grid with its affine.
  */
 import { Effect, Schema } from "effect";
-import { ExportConfig, NormalizeConfig } from "../../schemas/config.ts";
+import { ExportConfig, Hdf5Config, NormalizeConfig } from "../../schemas/config.ts";
 import {
   ExportOutput,
   type IngestOutput,
@@ -44,17 +44,19 @@ export const exportModel = defineStage({
   select: (c) => ({
     export: c.export,
     classes: c.data.classes,
+    hdf5: c.data.hdf5,
     normalize: c.normalize,
     configDigest: configDigest(c),
   }),
   input: Schema.Struct({
     export: ExportConfig,
     classes: Schema.Array(Schema.String),
+    hdf5: Hdf5Config,
     normalize: NormalizeConfig,
     configDigest: Schema.String,
   }),
   output: ExportOutput,
-  run: (ctx, { export: config, classes, normalize, configDigest }) =>
+  run: (ctx, { export: config, classes, hdf5, normalize, configDigest }) =>
     Effect.gen(function* () {
       const summary = ctx.input("train").summaries[0] as TrainOutput;
       const pair = finalModels(ctx);
@@ -74,6 +76,7 @@ export const exportModel = defineStage({
             inputSize: size,
             normalize: recipeOf(normalize),
             configDigest,
+            hdf5: { axes: hdf5.axes, image: hdf5.image },
             opset: config.opset,
             extra: {
               "duet.train_method": summary.method,

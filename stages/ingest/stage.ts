@@ -24,7 +24,7 @@ import { ConfigError } from "../../pipeline/errors.ts";
 import { makePhantom3D } from "../../fixtures/phantom.ts";
 import { Rng } from "../../random/rng.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
-import { discoverCases } from "../../io/dataset.ts";
+import { datasetName, discoverCases } from "../../io/dataset.ts";
 import {
   assignRoles,
   bindRoles,
@@ -34,6 +34,7 @@ import {
   RolesConfigError,
 } from "../../io/roles.ts";
 import { encodeArrays } from "../codec.ts";
+import { type CaseStats, countClasses, datasetLine } from "./summary.ts";
 
 type Data = typeof DataConfig.Type;
 
@@ -109,6 +110,16 @@ function exemplarSlice(label: LabelVolume, z: number, where: string) {
   return { z, label: label.data.slice(z * nx * ny, (z + 1) * nx * ny) };
 }
 
+/** What the dataset line counts of a case: the labels ingest stores for its role. */
+function caseStats(c: IngestedCase, classes: number): CaseStats {
+  const label = c.label?.data ?? c.exemplar?.label;
+  return {
+    role: c.role,
+    shape: c.image.shape,
+    ...(label ? { classVoxels: countClasses(label, classes) } : {}),
+  };
+}
+
 const store = (ctx: StageContext, c: IngestedCase) =>
   Effect.gen(function* () {
     const artifact = `case-${c.id}.bin`;
@@ -140,6 +151,14 @@ const store = (ctx: StageContext, c: IngestedCase) =>
     return record;
   });
 
+/** The dataset line (stages/ingest/summary.ts), for this shard's cases. */
+function reportDataset(ctx: StageContext, data: Data, stats: readonly CaseStats[]) {
+  const shard = ctx.shard.count > 1 ? ` (shard ${ctx.shard.index + 1}/${ctx.shard.count})` : "";
+  ctx.reporter.info(
+    `ingest: ${datasetLine(datasetName(data.source, data.root) + shard, stats, data.classes)}`,
+  );
+}
+
 /** The phantom default: cases generated from the seed, roles over their IDs. */
 const ingestPhantoms = (ctx: StageContext, data: Data, seed: number) =>
   Effect.gen(function* () {
@@ -147,13 +166,15 @@ const ingestPhantoms = (ctx: StageContext, data: Data, seed: number) =>
     const roles = roleOf(yield* attempt(() => assign(ids, data.roles)));
     const mine = ids.map((_, i) => i).filter((i) => i % ctx.shard.count === ctx.shard.index);
     const bar = ctx.reporter.progress("ingest", mine.length);
-    const cases: CaseRecord[] = [];
+    const cases: CaseRecord[] = [], stats: CaseStats[] = [];
     for (const i of mine) {
       const c = yield* attempt(() => loadPhantom(data, seed, i, roles.get(ids[i])!));
       cases.push(yield* store(ctx, c));
+      stats.push(caseStats(c, data.classes.length));
       bar.tick();
     }
     bar.done();
+    reportDataset(ctx, data, stats);
     return { cases };
   });
 
@@ -161,15 +182,18 @@ const ingestPhantoms = (ctx: StageContext, data: Data, seed: number) =>
 const ingestFiles = (ctx: StageContext, data: Data) =>
   Effect.gen(function* () {
     const source = resolve(data.root ?? ".", data.source);
-    const specs = yield* attempt(() => discoverCases(source));
+    const specs = yield* attempt(() => discoverCases(source, { hdf5LabelKey: data.hdf5.label }));
     const assignment = yield* attempt(() => assign(specs.map((s) => s.id), data.roles));
     const roled = new Map(
       (yield* attempt(() => bindRoles(specs, assignment))).map((c) => [c.spec.id, c]),
     );
     const mine = specs.filter((_, i) => i % ctx.shard.count === ctx.shard.index);
-    const options = { classes: data.classes.length };
+    const options = {
+      classes: data.classes.length,
+      hdf5: { axisOrder: data.hdf5.axes, imageKey: data.hdf5.image, labelKey: data.hdf5.label },
+    };
     const bar = ctx.reporter.progress("ingest", mine.length);
-    const cases: CaseRecord[] = [];
+    const cases: CaseRecord[] = [], stats: CaseStats[] = [];
     for (const spec of mine) {
       const item = yield* attempt(() => loadRoledCase(roled.get(spec.id)!, options));
       const base = { id: spec.id, role: item.role, source: spec.imagePath, image: item.image };
@@ -179,9 +203,11 @@ const ingestFiles = (ctx: StageContext, data: Data) =>
         ? { ...base, exemplar: { z: item.slice, label: item.sliceLabel.data } }
         : { ...base, ...(item.label ? { label: item.label } : {}) };
       cases.push(yield* store(ctx, c));
+      stats.push(caseStats(c, data.classes.length));
       bar.tick();
     }
     bar.done();
+    reportDataset(ctx, data, stats);
     return { cases };
   });
 

@@ -26,6 +26,7 @@ import { normalizeCase } from "../../preprocess/normalize.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
 import { decodeArrays, encodeArrays } from "../codec.ts";
 import { recipeOf } from "./recipe.ts";
+import { stretchProblem, stretchProblems } from "./stretch_guard.ts";
 
 export const normalize = defineStage({
   name: "normalize",
@@ -48,6 +49,8 @@ export const normalize = defineStage({
           ],
         });
       }
+      const stretched = stretchProblems(all, recipe, config.maxStretch);
+      if (stretched.length) return yield* new ConfigError({ problems: stretched });
       const bar = ctx.reporter.progress("normalize", mine.length);
       const cases: SliceCase[] = [];
       for (const c of mine) {
@@ -86,6 +89,11 @@ export const normalize = defineStage({
           catch: (e) => e,
         });
         const [W, H] = [transform.output.shape[0], transform.output.shape[1]];
+        // A body crop can shrink a slice further than its recorded shape showed.
+        const cropped = config.maxStretch === null
+          ? undefined
+          : stretchProblem(c, transform.resampled.shape, [W, H], config.maxStretch);
+        if (cropped) return yield* new ConfigError({ problems: [cropped] });
         const plane = W * H;
         const out = new Float32Array(slices.length * plane);
         slices.forEach((s, k) => out.set(s.image, k * plane));
