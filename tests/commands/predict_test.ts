@@ -304,3 +304,71 @@ nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("predict: a (Z, Y, X) .h5 input read as the model's metadata says, mask in (X, Y, Z); flags override", async () => {
+  const dir = tempDir("predict-h5");
+  try {
+    const net = model();
+    await Deno.writeFile(
+      `${dir}/model.onnx`,
+      exportSegmentation(net, {
+        classes: ["bg", "a", "b"],
+        inputSize: [32, 24],
+        normalize: RECIPE,
+        configDigest: "test",
+        hdf5: { axes: "zyx", image: "img" },
+      }),
+    );
+    // The same volume as a NIfTI (x, y, z) and as an ACDC-style .h5 dataset "img" (z, y, x).
+    await python(
+      `
+import sys, numpy as np, nibabel as nib, h5py
+d = sys.argv[1]
+x, y = np.meshgrid(np.arange(40), np.arange(30), indexing="ij")
+img = np.zeros((40, 30, 5), np.float32)
+for z in range(5):
+    body = ((x - 20) / 14.0) ** 2 + ((y - 15) / 10.0) ** 2 < 1
+    img[:, :, z] = np.where(body, 100 + 40 * np.sin(x / 3.0 + z) * np.cos(y / 4.0), 0)
+nib.save(nib.Nifti1Image(img, np.eye(4)), d + "/scan.nii.gz")
+with h5py.File(d + "/scan_zyx.h5", "w") as f:
+    f.create_dataset("img", data=np.ascontiguousarray(img.transpose(2, 1, 0)), compression="gzip")
+`,
+      [dir],
+    );
+    const inputs = ["--input", `${dir}/scan.nii.gz`, `${dir}/scan_zyx.h5`];
+    const r = await predictCli(["--model", `${dir}/model.onnx`, ...inputs, "--out", `${dir}/out`]);
+    assertEquals(r.code, 0, r.stderr);
+    const fromNifti = readNifti(`${dir}/out/scan.nii.gz`);
+    const fromH5 = readNifti(`${dir}/out/scan_zyx.nii.gz`);
+    assertEquals(fromH5.shape, [40, 30, 5]);
+    assertEquals(mismatches(new Uint8Array(fromH5.data), new Uint8Array(fromNifti.data)), 0);
+    assert(new Set(fromH5.data).size > 1, "the model should predict more than one class");
+    // The flags win over the metadata: read as (X, Y, Z), the file is a 5 x 30 x 40 volume.
+    const flagged = await predictCli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/scan_zyx.h5`,
+      "--h5-axes",
+      "xyz",
+      "--out",
+      `${dir}/out-xyz`,
+    ]);
+    assertEquals(flagged.code, 0, flagged.stderr);
+    assertEquals(readNifti(`${dir}/out-xyz/scan_zyx.nii.gz`).shape, [5, 30, 40]);
+    const unnamed = await predictCli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/scan_zyx.h5`,
+      "--h5-image",
+      "image",
+      "--out",
+      `${dir}/out-image`,
+    ]);
+    assertEquals(unnamed.code, 65, unnamed.stderr);
+    assert(unnamed.stderr.includes('no dataset "image" (the file has: img)'), unnamed.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
