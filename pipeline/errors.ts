@@ -1,7 +1,9 @@
 /**
  * Every way a pipeline command can fail, and the exit code each maps to (DESIGN.md):
- * 0 done or cached; 64 bad config/usage; 65 bad input data; 75 transient (retry);
- * 130/143 after SIGINT/SIGTERM (checkpoint written first); 1 bug.
+ * 0 done or cached; 64 bad config/usage; 65 bad input data; 74 I/O (the store or an output
+ * folder refused: permissions, read-only, disk full, S3 403); 75 transient (retry);
+ * 130/143 after SIGINT/SIGTERM (checkpoint written first); 1 bug. docs/reliability.md lists
+ * every failure class with its code and what is kept.
  */
 import { Schema } from "effect";
 
@@ -10,6 +12,7 @@ export const ExitCode = {
   bug: 1,
   usage: 64,
   data: 65,
+  io: 74,
   transient: 75,
   sigint: 130,
   sigterm: 143,
@@ -32,6 +35,46 @@ export class InputError extends Schema.TaggedError<InputError>()("InputError", {
   problem: Schema.String,
 }) {}
 
+/** A file or folder outside the store that cannot be written (e.g. `predict --out`). */
+export class IoError extends Schema.TaggedError<IoError>()("IoError", {
+  path: Schema.String,
+  problem: Schema.String,
+}) {}
+
+/**
+ * The fix for a file-system error that is the environment's, not a bug (exit 74), or undefined.
+ * `where` names what to change, e.g. "--store" or "--out".
+ */
+export function ioFix(error: unknown, where: string): string | undefined {
+  const full = "free space (or raise the quota) and run again; a run resumes where it stopped";
+  switch ((error as { code?: string })?.code) {
+    case "EACCES":
+    case "EPERM":
+      return `make the folder writable by this user, or choose another ${where}`;
+    case "EROFS":
+      return `it is on a read-only file system: choose another ${where}`;
+    case "ENOSPC":
+      return `the disk is full: ${full}`;
+    case "EDQUOT":
+      return `disk quota exceeded: ${full}`;
+    case "ENOTDIR":
+    case "EEXIST":
+      return `a path in ${where} is a file, not a folder: choose another ${where}`;
+    case "EIO":
+      return "the disk reported an I/O error: check it, then run again";
+    default:
+      return undefined;
+  }
+}
+
+/** An IoError for a file-system failure at `path` when `ioFix` knows it, else the error. */
+export function ioErrorOf(path: string, error: unknown, where: string): unknown {
+  const fix = ioFix(error, where);
+  if (!fix) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new IoError({ path, problem: `${message} (${fix})` });
+}
+
 /** The process was asked to stop; what could be saved was saved. */
 export class Interrupted extends Schema.TaggedError<Interrupted>()("Interrupted", {
   signal: Schema.Literals(["SIGINT", "SIGTERM"]),
@@ -44,7 +87,13 @@ export class StageFailed extends Schema.TaggedError<StageFailed>()("StageFailed"
   transient: Schema.Boolean,
 }) {}
 
-type Tagged = { _tag?: string; name?: string; transient?: boolean; signal?: string };
+type Tagged = {
+  _tag?: string;
+  name?: string;
+  transient?: boolean;
+  io?: boolean;
+  signal?: string;
+};
 
 /** Maps any failure (ours, the data readers' DataError, the store's StoreError) to an exit code. */
 export function exitCodeOf(error: unknown): number {
@@ -58,9 +107,11 @@ export function exitCodeOf(error: unknown): number {
       return ExitCode.data;
     case "Interrupted":
       return e.signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm;
+    case "IoError":
+      return ExitCode.io;
     case "StoreError":
     case "StageFailed":
-      return e.transient ? ExitCode.transient : ExitCode.bug;
+      return e.transient ? ExitCode.transient : e.io ? ExitCode.io : ExitCode.bug;
     default:
       return ExitCode.bug;
   }
@@ -79,6 +130,8 @@ export function describeError(error: unknown): string {
     case "InputError":
     case "DataError":
       return `bad input ${e.file}: ${e.problem}${e.fix ? ` (fix: ${e.fix})` : ""}`;
+    case "IoError":
+      return `cannot write ${e.path}: ${e.problem}`;
     case "Interrupted":
       return `stopped by ${e.signal}; resume with \`deno task pipeline resume --run-id ...\``;
     case "StoreError":

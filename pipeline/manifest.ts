@@ -30,6 +30,12 @@ export const defaultRunId = (config: Config) =>
 
 export const validRunId = (runId: string) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(runId);
 
+/** A run ID that is not a safe store key segment: a usage error, whatever the command. */
+const badRunId = (runId: string) =>
+  new ConfigError({
+    problems: [`--run-id "${runId}": use letters, digits, '.', '_' and '-'`],
+  });
+
 /** Creates the manifest, or checks that an existing run has the same config. */
 export const ensureManifest = (
   store: ObjectStoreShape,
@@ -38,11 +44,7 @@ export const ensureManifest = (
   threads: number,
 ) =>
   Effect.gen(function* () {
-    if (!validRunId(runId)) {
-      return yield* new ConfigError({
-        problems: [`--run-id "${runId}": use letters, digits, '.', '_' and '-'`],
-      });
-    }
+    if (!validRunId(runId)) return yield* badRunId(runId);
     const manifest: Manifest = {
       runId,
       duetVersion,
@@ -66,6 +68,7 @@ export const ensureManifest = (
 
 export const readManifest = (store: ObjectStoreShape, runId: string) =>
   Effect.gen(function* () {
+    if (!validRunId(runId)) return yield* badRunId(runId);
     const bytes = yield* store.get(manifestKey(runId));
     if (!bytes) {
       return yield* new ConfigError({

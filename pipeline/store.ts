@@ -8,13 +8,50 @@
 import { Context, Effect, Layer, Schema } from "effect";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { ioFix } from "./errors.ts";
 
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   uri: Schema.String,
   message: Schema.String,
   /** true for failures a retry may cure (network, throttling): exit 75 */
   transient: Schema.Boolean,
+  /** true when the storage refused (permissions, read-only, disk full, S3 403): exit 74 */
+  io: Schema.optionalKey(Schema.Boolean),
 }) {}
+
+/**
+ * Why a key is unsafe, or undefined: keys are relative '/'-paths without '.', '..' or empty
+ * segments (a trailing '/' is allowed, for list prefixes), so no key can leave the store's root
+ * whatever a caller puts in it (a run ID from the command line, say).
+ */
+export function unsafeKey(key: string): string | undefined {
+  if (key === "") return undefined; // list("") = the whole store
+  const segments = key.split("/");
+  if (segments.at(-1) === "") segments.pop();
+  if (segments.some((s) => s === "" || s === "." || s === ".." || s.includes("\0"))) {
+    return `key "${key}" has an empty, "." or ".." segment and would leave the store`;
+  }
+  return undefined;
+}
+
+/** The same store with every key checked by `unsafeKey` first (a non-transient StoreError). */
+export function guardKeys<S extends ObjectStoreShape>(store: S): S {
+  const check = <A>(key: string, op: () => Effect.Effect<A, StoreError>) =>
+    Effect.suspend(() => {
+      const problem = unsafeKey(key);
+      return problem === undefined
+        ? op()
+        : Effect.fail(new StoreError({ uri: store.uri, message: problem, transient: false }));
+    });
+  return {
+    ...store,
+    get: (key) => check(key, () => store.get(key)),
+    put: (key, bytes) => check(key, () => store.put(key, bytes)),
+    putIfAbsent: (key, bytes) => check(key, () => store.putIfAbsent(key, bytes)),
+    list: (prefix) => check(prefix, () => store.list(prefix)),
+    remove: (key) => check(key, () => store.remove(key)),
+  };
+}
 
 export interface ObjectStoreShape {
   /** Base URI, e.g. `file:///home/me/.duet`, `s3://bucket/prefix`, `memory://test`. */
@@ -40,7 +77,7 @@ export const objectUri = (store: ObjectStoreShape, key: string): string =>
 /** In-memory store for tests; `name` only labels URIs. */
 export function makeMemoryStore(name = "test"): ObjectStoreShape {
   const objects = new Map<string, Uint8Array>();
-  return {
+  return guardKeys({
     uri: `memory://${name}`,
     get: (key) => Effect.sync(() => objects.get(key)?.slice()),
     put: (key, bytes) => Effect.sync(() => void objects.set(key, bytes.slice())),
@@ -53,7 +90,7 @@ export function makeMemoryStore(name = "test"): ObjectStoreShape {
     list: (prefix) =>
       Effect.sync(() => [...objects.keys()].filter((k) => k.startsWith(prefix)).sort()),
     remove: (key) => Effect.sync(() => void objects.delete(key)),
-  };
+  });
 }
 
 /** Filesystem store rooted at `root`; writes go to a temp file then rename/link, so they are atomic. */
@@ -61,12 +98,16 @@ export function makeFileStore(root: string): ObjectStoreShape {
   const base = path.resolve(root);
   const uri = `file://${base}`;
   const full = (key: string) => path.join(base, ...key.split("/"));
-  const fail = (key: string, error: unknown) =>
-    new StoreError({
+  const fail = (key: string, error: unknown) => {
+    const fix = ioFix(error, "--store");
+    const message = error instanceof Error ? error.message : String(error);
+    return new StoreError({
       uri: `${uri}/${key}`,
-      message: error instanceof Error ? error.message : String(error),
+      message: fix ? `${message} (${fix})` : message,
       transient: false,
+      ...(fix ? { io: true } : {}),
     });
+  };
   let tmpCounter = 0;
   const writeTemp = async (target: string, bytes: Uint8Array) => {
     await fs.mkdir(path.dirname(target), { recursive: true });
@@ -74,7 +115,7 @@ export function makeFileStore(root: string): ObjectStoreShape {
     await fs.writeFile(tmp, bytes);
     return tmp;
   };
-  return {
+  return guardKeys({
     uri,
     get: (key) =>
       Effect.tryPromise({
@@ -144,7 +185,7 @@ export function makeFileStore(root: string): ObjectStoreShape {
         try: () => fs.rm(full(key), { force: true }),
         catch: (e) => fail(key, e),
       }),
-  };
+  });
 }
 
 export const memoryStoreLayer = (name?: string) =>
