@@ -11,6 +11,12 @@
  * - Transient failures (5xx, throttling, network) are retried with exponential backoff and jitter
  *   (attempts per request: option, else `DUET_S3_MAX_ATTEMPTS`, else 6); when they are exhausted
  *   they fail with `StoreError{transient: true}` (exit 75).
+ * - Every request is bounded in time: a connection that goes silent for the idle timeout (option,
+ *   else `DUET_S3_TIMEOUT_MS`, else 60 s) fails as transient, as does a request not done in
+ *   5 minutes, so an endpoint that accepts connections and never answers ends in exit 75 (the
+ *   SDK's own request timeout only logs a warning unless told to throw).
+ * - Refusals (403: bad credentials or no permission; a missing bucket) are
+ *   `StoreError{io: true}` (exit 74), one line with the fix.
  * - `putIfAbsent`: `If-None-Match: *` where the server honours it (probed once per store), else
  *   the claim protocol of `claimPutIfAbsent` below (also described in docs/cloud.md).
  *
@@ -31,7 +37,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { Effect } from "effect";
-import { type ObjectStoreShape, StoreError } from "./store.ts";
+import { guardKeys, type ObjectStoreShape, StoreError } from "./store.ts";
 
 export type ConditionalWriteMode = "auto" | "if-none-match" | "claims";
 
@@ -55,6 +61,8 @@ export interface S3StoreOptions {
    * default `DUET_S3_CLAIM_TTL_MS`, else 120 s. A crashed writer's claim delays others that long.
    */
   readonly claimTtlMs?: number;
+  /** A request whose connection is silent this long fails as transient (default 60 s). */
+  readonly timeoutMs?: number;
   /** Page size for list (S3 caps it at 1000); small values exercise pagination in tests. */
   readonly listPageSize?: number;
   /** Environment to read settings from; default `Deno.env.toObject()`. */
@@ -71,6 +79,8 @@ export interface ResolvedS3Settings {
   readonly maxAttempts: number;
   /** Age after which a putIfAbsent claim counts as abandoned (claims mode). */
   readonly claimTtlMs: number;
+  /** Idle time after which a request fails as transient. */
+  readonly timeoutMs: number;
 }
 
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v.trim());
@@ -104,6 +114,10 @@ export function resolveS3Settings(
   if (!/^\d+$/.test(`${ttl}`.trim()) || Number(ttl) < 1000) {
     throw new Error(`DUET_S3_CLAIM_TTL_MS must be a whole number of ms from 1000: ${ttl}`);
   }
+  const timeout = options.timeoutMs ?? env.DUET_S3_TIMEOUT_MS ?? 60_000;
+  if (!/^\d+$/.test(`${timeout}`.trim()) || Number(timeout) < 100) {
+    throw new Error(`DUET_S3_TIMEOUT_MS must be a whole number of ms from 100: ${timeout}`);
+  }
   return {
     endpoint,
     forcePathStyle: forcePathStyle ?? false,
@@ -112,6 +126,7 @@ export function resolveS3Settings(
     conditionalWrites: mode,
     maxAttempts: Number(attempts),
     claimTtlMs: Number(ttl),
+    timeoutMs: Number(timeout),
   };
 }
 
@@ -184,6 +199,20 @@ const describe = (e: unknown): string => {
   return String(e);
 };
 
+/** The fix for a refusal that no retry cures (exit 74), or undefined. */
+export function refusalFix(e: unknown): string | undefined {
+  const name = (e as AwsLikeError)?.name ?? "";
+  if (name === "NoSuchBucket") return "create the bucket or fix the bucket name in --store";
+  if (
+    httpStatus(e) === 403 ||
+    ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"].includes(name)
+  ) {
+    return "check the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or profile) and " +
+      "that they may read and write the bucket";
+  }
+  return undefined;
+}
+
 const isNotFound = (e: unknown) => {
   const name = (e as AwsLikeError)?.name;
   return name === "NoSuchKey" || name === "NotFound" || httpStatus(e) === 404;
@@ -249,7 +278,12 @@ export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     maxAttempts: 1, // retries are ours (below), so they are counted and classified in one place
-    requestHandler: { connectionTimeout: 10_000, requestTimeout: 300_000 },
+    requestHandler: {
+      connectionTimeout: Math.min(10_000, settings.timeoutMs),
+      socketTimeout: settings.timeoutMs,
+      requestTimeout: Math.max(300_000, settings.timeoutMs),
+      throwOnRequestTimeout: true,
+    },
   });
 
   const full = (key: string) => (base ? `${base}/${key}` : key);
@@ -283,6 +317,15 @@ export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
   const toStoreError = (key: string) => (e: unknown) => {
     if (e instanceof S3Failure) {
       return new StoreError({ uri: objectUri(e.key), message: e.message, transient: e.transient });
+    }
+    const fix = refusalFix(e);
+    if (fix) {
+      return new StoreError({
+        uri: objectUri(key),
+        message: `${describe(e)} (${fix})`,
+        transient: false,
+        io: true,
+      });
     }
     return new StoreError({ uri: objectUri(key), message: describe(e), transient: isTransient(e) });
   };
@@ -499,7 +542,7 @@ export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
   const run = <A>(key: string, f: (signal: AbortSignal) => Promise<A>) =>
     Effect.tryPromise({ try: f, catch: toStoreError(key) });
 
-  return {
+  return guardKeys({
     uri,
     client,
     conditionalWriteMode,
@@ -520,7 +563,7 @@ export function makeS3Store(options: S3StoreOptions): ObjectStoreShape & {
           .filter((k) => !k.startsWith(`${CLAIMS_DIR}/`))
           .sort()),
     remove: (key) => run(key, (signal) => claimOps.remove(key, signal)),
-  };
+  });
 }
 
 // ---- create-only writes without server support: the claim protocol ---------------------------

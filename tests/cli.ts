@@ -8,21 +8,25 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Starts pipeline/main.ts with `args`, stdout and stderr piped. */
-export const spawnCli = (args: readonly string[]): Deno.ChildProcess =>
+/** Starts pipeline/main.ts with `args`, stdout and stderr piped; `env` adds variables. */
+export const spawnCli = (
+  args: readonly string[],
+  env?: Record<string, string>,
+): Deno.ChildProcess =>
   new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", `${root}pipeline/main.ts`, ...args],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
+    ...(env ? { env } : {}),
   }).spawn();
 
 /** Runs pipeline/main.ts with `args`; `killAfterMs` SIGKILLs it at that moment. */
 export async function cli(
   args: readonly string[],
-  opts: { killAfterMs?: number } = {},
+  opts: { killAfterMs?: number; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
-  const child = spawnCli(args);
+  const child = spawnCli(args, opts.env);
   let timer: ReturnType<typeof setTimeout> | undefined;
   if (opts.killAfterMs !== undefined) {
     timer = setTimeout(() => child.kill("SIGKILL"), opts.killAfterMs);

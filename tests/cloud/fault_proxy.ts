@@ -15,7 +15,8 @@ export interface SeenRequest {
 /** What to do with a request: undefined = forward it. */
 export type Fault =
   | { readonly kind: "error"; readonly status: number; readonly code: string }
-  | { readonly kind: "forward-then-error" }; // applied upstream, but the client sees a 500
+  | { readonly kind: "forward-then-error" } // applied upstream, but the client sees a 500
+  | { readonly kind: "hang" }; // accepted, never answered (until the proxy closes)
 
 export interface FaultProxy {
   readonly endpoint: string;
@@ -35,6 +36,8 @@ export function startFaultProxy(
   } = {},
 ): FaultProxy {
   const requests: SeenRequest[] = [];
+  // Hung requests are answered when the proxy closes, so that shutdown does not wait for them.
+  const closing = Promise.withResolvers<void>();
   const locks = new Map<string, Promise<void>>();
   const forward = async (req: Request, url: URL, body: ArrayBuffer | undefined) => {
     const headers = new Headers(req.headers);
@@ -76,6 +79,10 @@ export function startFaultProxy(
       ? undefined
       : await req.arrayBuffer();
     const fault = options.fault?.(seen, index);
+    if (fault?.kind === "hang") {
+      await closing.promise;
+      return new Response(null, { status: 503 });
+    }
     if (fault?.kind === "error") {
       return new Response(errorXml(fault.code), {
         status: fault.status,
@@ -109,5 +116,12 @@ export function startFaultProxy(
     return res;
   });
   const port = (server.addr as Deno.NetAddr).port;
-  return { endpoint: `http://127.0.0.1:${port}`, requests, close: () => server.shutdown() };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => {
+      closing.resolve();
+      return server.shutdown();
+    },
+  };
 }
