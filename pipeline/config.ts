@@ -5,6 +5,7 @@
 import { Effect, Result, Schema } from "effect";
 import { Config } from "../schemas/config.ts";
 import { defaults } from "../schemas/defaults.ts";
+import { crossFieldProblems } from "./config_checks.ts";
 import { ConfigError } from "./errors.ts";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -65,9 +66,13 @@ export function decodeConfig(raw: unknown): Effect.Effect<Config, ConfigError> {
     errors: "all",
     onExcessProperty: "error",
   });
-  return Result.isSuccess(result)
-    ? Effect.succeed(result.success)
-    : Effect.fail(new ConfigError({ problems: issueLines(String(result.failure)) }));
+  if (!Result.isSuccess(result)) {
+    return Effect.fail(new ConfigError({ problems: issueLines(String(result.failure)) }));
+  }
+  const problems = crossFieldProblems(result.success);
+  return problems.length
+    ? Effect.fail(new ConfigError({ problems }))
+    : Effect.succeed(result.success);
 }
 
 /** The full config from an optional file (JSON) plus `--set` overrides. */

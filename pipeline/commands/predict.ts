@@ -26,7 +26,7 @@ import { encodePngVolume } from "../../io/png.ts";
 import type { LabelVolume } from "../../io/volume.ts";
 import { type Hdf5Layout, readDuetModel } from "../../stages/export/onnx.ts";
 import { Segmenter } from "../../stages/export/segment.ts";
-import { ConfigError, Interrupted } from "../errors.ts";
+import { ConfigError, Interrupted, ioErrorOf } from "../errors.ts";
 
 export interface PredictInput {
   readonly id: string;
@@ -96,7 +96,7 @@ export function writeAtomic(dir: string, name: string, bytes: Uint8Array): strin
     try {
       Deno.removeSync(tmp);
     } catch { /* not created */ }
-    throw e;
+    throw ioErrorOf(final, e, "--out");
   }
   return final;
 }
@@ -132,8 +132,12 @@ function prepareOut(out: string): void {
       throw new ConfigError({ problems: [`--out: ${out} exists and is not a folder`] });
     }
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-    Deno.mkdirSync(out, { recursive: true });
+    if (!(e instanceof Deno.errors.NotFound)) throw ioErrorOf(out, e, "--out");
+    try {
+      Deno.mkdirSync(out, { recursive: true });
+    } catch (e) {
+      throw ioErrorOf(out, e, "--out");
+    }
   }
 }
 
