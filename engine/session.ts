@@ -5,6 +5,13 @@
 import * as ort from "onnxruntime-node";
 import { cpus } from "node:os";
 
+// onnxruntime 1.30's native library keeps a telemetry queue with a device ID under
+// ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ and writes /tmp/mat-debug-<pid>.log, unless
+// ORT_DISABLE_TELEMETRY=1 when its environment is created (at the first session, after this
+// module loads). A medical tool queues and sends nothing by default; ORT_DISABLE_TELEMETRY=0 in
+// the environment opts back in.
+if (Deno.env.get("ORT_DISABLE_TELEMETRY") === undefined) Deno.env.set("ORT_DISABLE_TELEMETRY", "1");
+
 export type Device = "cpu" | "cuda" | "webgpu";
 
 export interface SessionOptions {
