@@ -18,6 +18,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { DataError, fileAccessError } from "./errors.ts";
 import { listDicomFiles } from "./dicom.ts";
+import { readDirFollowing } from "./dir.ts";
 import { listHdf5Datasets } from "./hdf5.ts";
 
 export type CaseFormat = "nifti" | "hdf5" | "png" | "dicom";
@@ -81,12 +82,8 @@ function isFile(path: string): boolean {
   }
 }
 function listDir(path: string): Deno.DirEntry[] {
-  try {
-    return [...Deno.readDirSync(path)].filter((e) => !e.name.startsWith("."))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  } catch (e) {
-    throw fileAccessError(path, e);
-  }
+  return readDirFollowing(path).filter((e) => !e.name.startsWith("."))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Finds the cases of a folder or list file. Fails on empty sources and duplicate IDs. */

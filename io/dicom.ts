@@ -10,6 +10,7 @@
 import dicomParser from "dicom-parser";
 import { join } from "node:path";
 import { DataError, fileAccessError, readFileBytes } from "./errors.ts";
+import { readDirFollowing } from "./dir.ts";
 import type { Volume } from "./volume.ts";
 
 const UNCOMPRESSED: Record<string, string> = {
@@ -59,12 +60,7 @@ export function hasDicomPreamble(bytes: Uint8Array): boolean {
 
 /** Files of a folder that look like DICOM (by preamble), sorted by name. */
 export function listDicomFiles(folder: string): string[] {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(folder)];
-  } catch (e) {
-    throw fileAccessError(folder, e);
-  }
+  const entries = readDirFollowing(folder);
   const out: string[] = [];
   for (const e of entries) {
     if (!e.isFile || e.name.startsWith(".") || e.name.toUpperCase() === "DICOMDIR") continue;

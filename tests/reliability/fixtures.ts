@@ -35,13 +35,18 @@ export function writeCase(dir: string, id: string, i: number, o: { label?: boole
   if (o.label !== false) Deno.writeFileSync(`${dir}/${id}_label.nii.gz`, encodeNifti(label));
 }
 
-/** A config file for a NIfTI folder: tiny network and steps, the given roles. */
+/** A config file for a NIfTI folder: tiny network and steps, the given roles (others empty). */
 export function writeConfig(path: string, source: string, roles: Record<string, unknown>) {
   Deno.writeTextFileSync(
     path,
     JSON.stringify({
       name: "probe",
-      data: { source, classes: ["background", "box"], roles },
+      data: {
+        source,
+        classes: ["background", "box"],
+        // Every role given, so none of the phantom default's IDs remains.
+        roles: { exemplar: null, labelled: 0, validation: [], test: [], ...roles },
+      },
       normalize: { size: [16, 16] },
       synthesize: { count: 4 },
       train: {
