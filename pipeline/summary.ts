@@ -18,19 +18,25 @@ export const printRunSummary = (env: RunEnv) =>
     if (evaluation) {
       const e = evaluation.summaries[0] as EvaluateOutput;
       const classes = env.config.data.classes;
-      lines.push(`Dice on ${e.cases} validation/test cases (mean ± std):`);
-      for (const [model, metrics] of Object.entries(e.models)) {
-        const cells = Object.entries(metrics.dice).map(([c, s]) =>
-          `${classes[Number(c)] ?? c} ${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`
-        );
-        lines.push(`  ${displayName(model)}: ${cells.join(", ")}`);
-      }
-      for (const { model, gain } of baselineGains(e.models)) {
-        lines.push(
-          `  model ${model} is ${(100 * Math.abs(gain)).toFixed(1)} Dice points ${
-            gain >= 0 ? "above" : "below"
-          } its supervised baseline`,
-        );
+      // Validation and test apart: settings are chosen on the first, the second is the check.
+      for (const [split, { cases, models }] of Object.entries(e.splits)) {
+        lines.push(`${split} (${cases} cases), Dice mean ± std over cases:`);
+        for (const [model, metrics] of Object.entries(models)) {
+          const dice = Object.entries(metrics.dice);
+          const cells = dice.map(([c, s]) =>
+            `${classes[Number(c)] ?? c} ${s.mean.toFixed(3)} ± ${s.std.toFixed(3)}`
+          );
+          const mean = dice.reduce((a, [, s]) => a + s.mean, 0) / dice.length;
+          const all = dice.length > 1 ? ` (mean ${mean.toFixed(3)})` : "";
+          lines.push(`  ${displayName(model)}: ${cells.join(", ")}${all}`);
+        }
+        for (const { model, gain } of baselineGains(models)) {
+          lines.push(
+            `  model ${model} is ${(100 * Math.abs(gain)).toFixed(1)} Dice points ${
+              gain >= 0 ? "above" : "below"
+            } its supervised baseline`,
+          );
+        }
       }
       lines.push(`report:  ${evaluation.uri(e.report)}`);
       lines.push(`metrics: ${evaluation.uri(e.csv)}`);

@@ -142,10 +142,14 @@ const ClassStats = Schema.Record(
   Schema.Struct({ mean: Schema.Number, std: Schema.Number }),
 );
 
+const ModelStats = Schema.Record(Schema.String, Schema.Record(Schema.String, ClassStats));
+
 export const EvaluateOutput = Schema.Struct({
   cases: Schema.Int,
-  /** model name → metric name → class → mean and std over cases. */
-  models: Schema.Record(Schema.String, Schema.Record(Schema.String, ClassStats)),
+  /** model name → metric name → class → mean and std over cases (validation and test). */
+  models: ModelStats,
+  /** The same per split ("validation", "test"; a split without cases is absent). */
+  splits: Schema.Record(Schema.String, Schema.Struct({ cases: Schema.Int, models: ModelStats })),
   report: Schema.String,
   csv: Schema.String,
   json: Schema.String,

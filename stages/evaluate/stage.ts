@@ -17,6 +17,7 @@ import {
   type TrainOutput,
 } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
+import { InputError } from "../../pipeline/errors.ts";
 import { encodeJson } from "../../pipeline/digest.ts";
 import { type CaseMetrics, computeMetrics } from "../../metrics/medpy.ts";
 import { aggregateMetrics, METRIC_NAMES, metricsCsv } from "../../metrics/aggregate.ts";
@@ -40,7 +41,7 @@ import {
 
 export const evaluate = defineStage({
   name: "evaluate",
-  version: 4,
+  version: 5,
   needs: ["ingest", "normalize", "train", "baseline", "refine"],
   shardable: false,
   select: (c) => ({
@@ -101,6 +102,14 @@ export const evaluate = defineStage({
         const original = originals.get(info.id)!;
         const [nx, ny, nz] = original.shape;
         const stored = decodeArrays(yield* ingest.read(original.artifact)).arrays;
+        if (!stored.label) {
+          // Ingest refuses such a case now; an ingest committed before it did not.
+          return yield* new InputError({
+            file: original.source,
+            problem: `${info.role} case "${info.id}" has no label to score against (fix: ` +
+              `remove it from data.roles.${info.role}, or add its label and use a new --run-id)`,
+          });
+        }
         const label = stored.label.data as Uint8Array<ArrayBuffer>;
         const image = stored.image.data as Float32Array;
         for (const { name, model } of models) {
@@ -131,15 +140,33 @@ export const evaluate = defineStage({
       }
       bar.done();
       for (const { model } of models) yield* Effect.promise(() => model.release());
-      const out: Record<string, EvaluateOutputType["models"][string]> = {};
-      for (const [name, rows] of Object.entries(perModel)) {
-        const agg = aggregateMetrics(rows.map((r) => r.metrics));
-        out[name] = Object.fromEntries(METRIC_NAMES.map((metric) => [
-          metric,
-          Object.fromEntries(Object.entries(agg.classes).map(([cls, s]) => [cls, s[metric]])),
-        ]));
-      }
-      yield* ctx.write("metrics.json", encodeJson({ classes, models: out, cases: perModel }));
+      const stats = (keep: (caseId: string) => boolean) => {
+        const out: Record<string, EvaluateOutputType["models"][string]> = {};
+        for (const [name, rows] of Object.entries(perModel)) {
+          const mine = rows.filter((r) => keep(r.caseId));
+          if (!mine.length) continue;
+          const agg = aggregateMetrics(mine.map((r) => r.metrics));
+          out[name] = Object.fromEntries(METRIC_NAMES.map((metric) => [
+            metric,
+            Object.fromEntries(Object.entries(agg.classes).map(([cls, s]) => [cls, s[metric]])),
+          ]));
+        }
+        return out;
+      };
+      const out = stats(() => true);
+      const roleOf = new Map(targets.map((c) => [c.id, c.role]));
+      const splits = Object.fromEntries(
+        (["validation", "test"] as const)
+          .map((split) => {
+            const cases = targets.filter((c) => c.role === split).length;
+            return [split, { cases, models: stats((id) => roleOf.get(id) === split) }] as const;
+          })
+          .filter(([, split]) => split.cases > 0),
+      );
+      yield* ctx.write(
+        "metrics.json",
+        encodeJson({ classes, models: out, splits, cases: perModel }),
+      );
       yield* ctx.write(
         "metrics.csv",
         new TextEncoder().encode(
@@ -172,11 +199,13 @@ export const evaluate = defineStage({
           ["training steps", String(summary.steps)],
           ["seed", String(seed)],
           ["largest component", config.largestComponent ? "kept per class" : "off"],
-          ...baselineGains(out).map(({ model, gain }) =>
-            [
-              `model ${model} vs supervised baseline`,
-              `${gain >= 0 ? "+" : ""}${(100 * gain).toFixed(1)} Dice points`,
-            ] as const
+          ...Object.entries(splits).flatMap(([split, { models }]) =>
+            baselineGains(models).map(({ model, gain }) =>
+              [
+                `model ${model} vs supervised baseline, ${split}`,
+                `${gain >= 0 ? "+" : ""}${(100 * gain).toFixed(1)} Dice points`,
+              ] as const
+            )
           ),
           [
             "cases",
@@ -190,6 +219,7 @@ export const evaluate = defineStage({
       return {
         cases: targets.length,
         models: out,
+        splits,
         report: "report.html",
         csv: "metrics.csv",
         json: "metrics.json",

@@ -132,12 +132,19 @@ Deno.test("evaluate stage: self-contained report.html that renders in headless C
   }
   const metrics = JSON.parse(new TextDecoder().decode(await evaluation.read(out.json)));
   assertEquals(Object.keys(metrics.models).sort(), ["a", "b", "baseline a", "baseline b"]);
-  // The report's gain is the difference of the two models' mean Dice over classes.
-  const mean = (m: string) =>
-    Object.values(out.models[m].dice).reduce((a, s) => a + s.mean, 0) /
-    Object.keys(out.models[m].dice).length;
-  const gain = 100 * (mean("a") - mean("baseline a"));
-  assert(html.includes(`${gain >= 0 ? "+" : ""}${gain.toFixed(1)} Dice points`), String(gain));
+  // The report's gains, per split, are the differences of the models' mean Dice over classes.
+  assertEquals(Object.keys(out.splits).sort(), ["test", "validation"]);
+  for (const [split, { cases, models }] of Object.entries(out.splits)) {
+    assertEquals(cases, 1, split);
+    const mean = (m: string) =>
+      Object.values(models[m].dice).reduce((a, s) => a + s.mean, 0) /
+      Object.keys(models[m].dice).length;
+    const gain = 100 * (mean("a") - mean("baseline a"));
+    const row = `model a vs supervised baseline, ${split}</th><td>${gain >= 0 ? "+" : ""}${
+      gain.toFixed(1)
+    } Dice points`;
+    assert(html.includes(row), `${split}: ${gain}`);
+  }
   if (!hasChromium()) return;
   const shot = await screenshot(html, 90_000);
   assert(shot.colours > 200, `only ${shot.colours} colours: blank page?`);
