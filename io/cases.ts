@@ -72,9 +72,24 @@ export async function readCaseLabel(
   image: Volume,
   options: ReadCaseOptions,
 ): Promise<LabelVolume> {
+  const { raw, where } = await readLabelOnGrid(spec, image, options);
+  return { ...raw, data: toLabelData(where, raw.data, classValues(options.classes)) };
+}
+
+/**
+ * Reads the label of a case and checks its grid (shape, geometry) against the image, not its
+ * values: the caller checks the part it uses (the exemplar's one slice of a partly annotated
+ * map). `where` names the file (and dataset) in errors.
+ */
+export async function readLabelOnGrid(
+  spec: CaseSpec,
+  image: Volume,
+  options: ReadCaseOptions,
+): Promise<{ raw: Volume; where: string }> {
   const path = spec.labelPath;
   if (!path) throw new DataError(spec.imagePath, `case "${spec.id}" has no label file`);
-  const format = spec.format === "hdf5" ? "hdf5" : formatOf(path) ?? spec.format;
+  // By the label's own extension: an .h5 case may name a NIfTI label (a list file's column).
+  const format = formatOf(path) ?? spec.format;
   const raw = await readVolume(path, format, options.hdf5?.labelKey ?? "label", options);
   const where = format === "hdf5" ? `${path} [${options.hdf5?.labelKey ?? "label"}]` : path;
   if (raw.shape.some((s, i) => s !== image.shape[i])) {
@@ -87,7 +102,7 @@ export async function readCaseLabel(
     );
   }
   checkGeometry(where, spec.imagePath, image, raw, options.geometryTolerance ?? 1e-3);
-  return { ...raw, data: toLabelData(where, raw.data, classValues(options.classes)) };
+  return { raw, where };
 }
 
 function checkGeometry(

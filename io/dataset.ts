@@ -13,7 +13,9 @@
  * A list file has one case per line (blank lines and `#` comments skipped): a path (relative to
  * the list's folder) or an ID, looked up as `<dir>/<ID>.h5`, `<dir>/train/<ID>.h5`,
  * `<dir>/data/<ID>.h5`, `<dir>/<ID>/mri_norm2.h5`, `<dir>/imagesTr/<ID>.nii.gz`, ... (see
- * `candidatePaths`), where `<dir>` is the list's folder or `options.root`.
+ * `candidatePaths`), where `<dir>` is the list's folder or `options.root`. A second,
+ * tab-separated column names the case's label file (relative to the list's folder) instead of
+ * the one found beside the image (`pipeline annotate` writes such lists).
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { DataError, fileAccessError } from "./errors.ts";
@@ -250,8 +252,12 @@ async function discoverList(listFile: string, options: DiscoverOptions): Promise
   const lines = text.split(/\r?\n/);
   const lineOf = new Map<string, number>();
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
+    const [line, labelColumn] = lines[i].split("\t").map((s) => s.trim());
     if (!line || line.startsWith("#")) continue;
+    const label = labelColumn ? resolve(dirname(listFile), labelColumn) : undefined;
+    if (label && !isFile(label)) {
+      throw new DataError(listFile, `line ${i + 1}: label file ${label} not found`, "fix the path");
+    }
     const asPath = resolve(dirname(listFile), line);
     const looksLikePath = line.includes("/") || EXT.test(line);
     const candidates = looksLikePath ? [asPath] : candidatePaths(base, line);
@@ -271,17 +277,19 @@ async function discoverList(listFile: string, options: DiscoverOptions): Promise
       throw new DataError(listFile, `duplicate case ID "${id}" (lines ${prev} and ${i + 1})`);
     }
     lineOf.set(id, i + 1);
-    if (isDir(found)) out.push({ ...dicomSpec(found), id });
-    else if (formatOf(found) === "hdf5") out.push(await hdf5Spec(found, id, labelKey));
+    let spec: CaseSpec;
+    if (isDir(found)) spec = { ...dicomSpec(found), id };
+    else if (formatOf(found) === "hdf5") spec = await hdf5Spec(found, id, labelKey);
     else {
-      const label = findLabel(found, idFromPath(found));
-      out.push({
+      const paired = findLabel(found, idFromPath(found));
+      spec = {
         id,
         format: formatOf(found)!,
         imagePath: found,
-        ...(label ? { labelPath: label } : {}),
-      });
+        ...(paired ? { labelPath: paired } : {}),
+      };
     }
+    out.push(label ? { ...spec, labelPath: label } : spec);
   }
   return out;
 }

@@ -13,7 +13,15 @@
 import { Rng } from "../random/rng.ts";
 import { DataError } from "./errors.ts";
 import type { CaseSpec } from "./dataset.ts";
-import { readCase, readCaseImage, readCaseLabel, type ReadCaseOptions } from "./cases.ts";
+import {
+  classValues,
+  readCase,
+  readCaseImage,
+  readCaseLabel,
+  type ReadCaseOptions,
+  readLabelOnGrid,
+  toLabelData,
+} from "./cases.ts";
 import type { LabelVolume, Volume } from "./volume.ts";
 
 export type Role = "exemplar" | "labelled" | "unlabelled" | "validation" | "test";
@@ -196,17 +204,31 @@ export async function loadRoledCase(c: RoledCase, options: ReadCaseOptions): Pro
   }
   if (c.role === "exemplar") {
     const image = await readCaseImage(c.spec, options);
-    const label = await readCaseLabel(c.spec, image, options);
-    const slice = c.slice === "largest" ? largestForegroundSlice(label) : c.slice;
-    const [nx, ny, nz] = label.shape;
-    if (!(slice >= 0 && slice < nz)) {
-      throw new DataError(c.spec.imagePath, `exemplar slice ${slice} outside 0..${nz - 1}`);
+    const [nx, ny, nz] = image.shape;
+    let slice: number, data: Uint8Array;
+    if (c.slice === "largest") {
+      const label = await readCaseLabel(c.spec, image, options);
+      slice = largestForegroundSlice(label);
+      data = label.data.slice(slice * nx * ny, (slice + 1) * nx * ny);
+    } else {
+      // Only the chosen slice's values are read: the rest of the map may be unannotated.
+      slice = c.slice;
+      if (!(slice >= 0 && slice < nz)) {
+        throw new DataError(c.spec.imagePath, `exemplar slice ${slice} outside 0..${nz - 1}`);
+      }
+      const { raw, where } = await readLabelOnGrid(c.spec, image, options);
+      const values = raw.data.subarray(slice * nx * ny, (slice + 1) * nx * ny);
+      data = toLabelData(
+        `${where} (exemplar slice ${slice})`,
+        values,
+        classValues(options.classes),
+      );
     }
     const sliceLabel: LabelVolume = {
-      data: label.data.slice(slice * nx * ny, (slice + 1) * nx * ny),
+      data,
       shape: [nx, ny, 1],
-      spacing: label.spacing,
-      affine: sliceAffine(label.affine, slice),
+      spacing: image.spacing,
+      affine: sliceAffine(image.affine, slice),
     };
     return { role: "exemplar", id: c.spec.id, image, slice, sliceLabel };
   }

@@ -34,6 +34,7 @@ import {
   RolesConfigError,
 } from "../../io/roles.ts";
 import { encodeArrays } from "../codec.ts";
+import { discoverOptions, readOptions } from "./options.ts";
 import { type CaseStats, countClasses, datasetLine } from "./summary.ts";
 
 type Data = typeof DataConfig.Type;
@@ -182,16 +183,13 @@ const ingestPhantoms = (ctx: StageContext, data: Data, seed: number) =>
 const ingestFiles = (ctx: StageContext, data: Data) =>
   Effect.gen(function* () {
     const source = resolve(data.root ?? ".", data.source);
-    const specs = yield* attempt(() => discoverCases(source, { hdf5LabelKey: data.hdf5.label }));
+    const specs = yield* attempt(() => discoverCases(source, discoverOptions(data)));
     const assignment = yield* attempt(() => assign(specs.map((s) => s.id), data.roles));
     const roled = new Map(
       (yield* attempt(() => bindRoles(specs, assignment))).map((c) => [c.spec.id, c]),
     );
     const mine = specs.filter((_, i) => i % ctx.shard.count === ctx.shard.index);
-    const options = {
-      classes: data.classes.length,
-      hdf5: { axisOrder: data.hdf5.axes, imageKey: data.hdf5.image, labelKey: data.hdf5.label },
-    };
+    const options = readOptions(data);
     const bar = ctx.reporter.progress("ingest", mine.length);
     const cases: CaseRecord[] = [], stats: CaseStats[] = [];
     for (const spec of mine) {
