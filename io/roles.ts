@@ -49,45 +49,48 @@ export interface RoleAssignment {
   readonly test: readonly string[];
 }
 
-/** A roles config that contradicts the dataset (exit 64, bad config). */
+/** A roles config that contradicts the dataset (exit 64, bad config): every problem found. */
 export class RolesConfigError extends Error {
   override readonly name = "RolesConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join("; "));
+  }
 }
 
+/** Role lists per case ID; every contradiction with the dataset is listed in one error. */
 export function assignRoles(caseIds: readonly string[], config: RolesConfig): RoleAssignment {
+  const problems: string[] = [];
   const known = new Set(caseIds);
-  if (known.size !== caseIds.length) throw new RolesConfigError("case IDs are not unique");
+  if (known.size !== caseIds.length) throw new RolesConfigError(["case IDs are not unique"]);
   const check = (role: string, ids: readonly string[]) => {
     for (const id of ids) {
-      if (!known.has(id)) throw new RolesConfigError(`roles.${role}: unknown case ID "${id}"`);
+      if (!known.has(id)) problems.push(`roles.${role}: unknown case ID "${id}"`);
     }
   };
   const test = [...(config.test ?? [])];
   check("test", test);
-  let validation: string[];
+  let validation: string[] = [];
   const v = config.validation;
-  if (v === undefined) validation = [];
-  else if (Array.isArray(v)) validation = [...(v as readonly string[])];
-  else {
+  if (Array.isArray(v)) validation = [...(v as readonly string[])];
+  else if (v !== undefined) {
     const { count, seed } = v as { count: number; seed: number };
     const candidates = caseIds.filter((id) => !test.includes(id) && id !== config.exemplar?.case);
     if (!(Number.isInteger(count) && count >= 0 && count <= candidates.length)) {
-      throw new RolesConfigError(`roles.validation.count ${count} not in 0..${candidates.length}`);
+      problems.push(`roles.validation.count ${count} not in 0..${candidates.length}`);
+    } else {
+      const rng = new Rng(seed);
+      const pick = new Set<string>();
+      while (pick.size < count) pick.add(candidates[rng.int(0, candidates.length)]);
+      validation = candidates.filter((id) => pick.has(id));
     }
-    const rng = new Rng(seed);
-    const pick = new Set<string>();
-    while (pick.size < count) pick.add(candidates[rng.int(0, candidates.length)]);
-    validation = candidates.filter((id) => pick.has(id));
   }
   check("validation", validation);
   const taken = new Map<string, string>();
   const claim = (role: string, ids: readonly string[]) => {
     for (const id of ids) {
       const prev = taken.get(id);
-      if (prev) {
-        throw new RolesConfigError(`case "${id}" is in both roles.${prev} and roles.${role}`);
-      }
-      taken.set(id, role);
+      if (prev) problems.push(`case "${id}" is in both roles.${prev} and roles.${role}`);
+      else taken.set(id, role);
     }
   };
   claim("test", test);
@@ -99,25 +102,22 @@ export function assignRoles(caseIds: readonly string[], config: RolesConfig): Ro
     claim("exemplar", [exemplar.case]);
     const s = exemplar.slice;
     if (s !== "largest" && !(Number.isInteger(s) && s >= 0)) {
-      throw new RolesConfigError(`roles.exemplar.slice must be a slice index or "largest"`);
+      problems.push(`roles.exemplar.slice must be a slice index or "largest"`);
     }
     pool = pool.filter((id) => id !== exemplar.case);
   }
-  let labelled: string[];
+  let labelled: string[] = [];
   const l = config.labelled;
-  if (l === undefined) labelled = [];
-  else if (typeof l === "number") {
+  if (typeof l === "number") {
     if (!(Number.isInteger(l) && l >= 0 && l <= pool.length)) {
-      throw new RolesConfigError(
-        `roles.labelled ${l} not in 0..${pool.length} (training pool size)`,
-      );
-    }
-    labelled = pool.slice(0, l);
-  } else {
+      problems.push(`roles.labelled ${l} not in 0..${pool.length} (training pool size)`);
+    } else labelled = pool.slice(0, l);
+  } else if (l !== undefined) {
     labelled = [...l];
     check("labelled", labelled);
   }
   claim("labelled", labelled);
+  if (problems.length) throw new RolesConfigError(problems);
   const unlabelled = pool.filter((id) => !taken.has(id));
   return {
     ...(exemplar ? { exemplar: { case: exemplar.case, slice: exemplar.slice } } : {}),
@@ -134,21 +134,21 @@ export type RoledCase =
   | { readonly role: "labelled" | "validation" | "test"; readonly spec: CaseSpec }
   | { readonly role: "unlabelled"; readonly spec: Omit<CaseSpec, "labelPath"> };
 
+/**
+ * Specs by role. Every role but unlabelled needs a label (test cases too: evaluate scores
+ * them, so a test case without one is refused here, before any training, not after it); all
+ * cases without theirs are named in one DataError.
+ */
 export function bindRoles(specs: readonly CaseSpec[], roles: RoleAssignment): RoledCase[] {
   const byId = new Map(specs.map((s) => [s.id, s]));
   const get = (id: string) => {
     const s = byId.get(id);
-    if (!s) throw new RolesConfigError(`unknown case ID "${id}"`);
+    if (!s) throw new RolesConfigError([`unknown case ID "${id}"`]);
     return s;
   };
+  const unlabelled: { spec: CaseSpec; role: Role }[] = [];
   const needLabel = (s: CaseSpec, role: Role) => {
-    if (!s.labelPath) {
-      throw new DataError(
-        s.imagePath,
-        `case "${s.id}" has role ${role} but no label`,
-        "add its label file or change its role",
-      );
-    }
+    if (!s.labelPath) unlabelled.push({ spec: s, role });
     return s;
   };
   const out: RoledCase[] = [];
@@ -169,7 +169,16 @@ export function bindRoles(specs: readonly CaseSpec[], roles: RoleAssignment): Ro
   for (const id of roles.validation) {
     out.push({ role: "validation", spec: needLabel(get(id), "validation") });
   }
-  for (const id of roles.test) out.push({ role: "test", spec: get(id) });
+  for (const id of roles.test) out.push({ role: "test", spec: needLabel(get(id), "test") });
+  if (unlabelled.length) {
+    const [first, ...more] = unlabelled;
+    throw new DataError(
+      first.spec.imagePath,
+      `case "${first.spec.id}" has role ${first.role} but no label` +
+        more.map((u) => `; so has "${u.spec.id}" (${u.role}, ${u.spec.imagePath})`).join(""),
+      "add the label files or change the roles (only unlabelled cases may have none)",
+    );
+  }
   return out;
 }
 
@@ -214,7 +223,7 @@ export async function loadRoledCase(c: RoledCase, options: ReadCaseOptions): Pro
       // Only the chosen slice's values are read: the rest of the map may be unannotated.
       slice = c.slice;
       if (!(slice >= 0 && slice < nz)) {
-        throw new DataError(c.spec.imagePath, `exemplar slice ${slice} outside 0..${nz - 1}`);
+        throw exemplarSliceError(c.spec, slice, nz);
       }
       const { raw, where } = await readLabelOnGrid(c.spec, image, options);
       const values = raw.data.subarray(slice * nx * ny, (slice + 1) * nx * ny);
@@ -236,6 +245,12 @@ export async function loadRoledCase(c: RoledCase, options: ReadCaseOptions): Pro
   if (c.role === "test") return { role: "test", id: c.spec.id, image, ...(label ? { label } : {}) };
   return { role: c.role, id: c.spec.id, image, label: label! };
 }
+
+/** A fixed exemplar slice past the image's depth: the config contradicts the data (exit 64). */
+const exemplarSliceError = (spec: CaseSpec, slice: number, nz: number) =>
+  new RolesConfigError([
+    `roles.exemplar.slice: ${slice} is outside 0..${nz - 1} (${spec.id}, ${spec.imagePath})`,
+  ]);
 
 /** The z index with the most non-zero label voxels (the first such on ties). */
 export function largestForegroundSlice(label: LabelVolume): number {

@@ -57,7 +57,9 @@ const attempt = <A>(f: () => Promise<A> | A) =>
   Effect.tryPromise({
     try: async () => await f(),
     catch: (e) =>
-      e instanceof RolesConfigError ? new ConfigError({ problems: [`data.${e.message}`] }) : e,
+      e instanceof RolesConfigError
+        ? new ConfigError({ problems: e.problems.map((p) => `data.${p}`) })
+        : e,
   });
 
 /** Roles of the dataset's cases (io/roles.ts); a config with no labelled data is exit 64. */

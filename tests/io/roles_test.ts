@@ -107,10 +107,10 @@ Deno.test("unlabelled cases never expose or read their label; exemplar keeps one
   // The same spec read as labelled does touch the (corrupt) label: proof the path above did not.
   const u1 = specs.find((s) => s.id === "u1")!;
   await assertRejects(() => loadRoledCase({ role: "labelled", spec: u1 }, opts), DataError);
-  // fixed slice index, out of range
+  // fixed slice index, out of range: the config contradicts the data (exit 64, as for phantoms)
   await assertRejects(
     () => loadRoledCase({ role: "exemplar", spec: specs[2], slice: 9 }, opts),
-    DataError,
+    RolesConfigError,
   );
   // a labelled role without a label is a data error naming the file
   writeNifti(`${root}/nolabel.nii.gz`, image);
