@@ -269,7 +269,8 @@ export const runUnit = (
       },
       write: (artifact, bytes) =>
         Effect.gen(function* () {
-          if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(artifact) || written.has(artifact)) {
+          // '%' for case IDs encoded by pipeline/artifact_name.ts.
+          if (!/^[A-Za-z0-9][A-Za-z0-9._%-]*$/.test(artifact) || written.has(artifact)) {
             return yield* Effect.die(
               new Error(`stage ${name}: bad or duplicate artifact name "${artifact}"`),
             );

@@ -15,6 +15,7 @@ import {
   type TrainOutput,
 } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
+import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { StageFailed } from "../../pipeline/errors.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
 import { encodeNifti } from "../../io/nifti.ts";
@@ -31,8 +32,8 @@ import { Segmenter } from "./segment.ts";
 /** Largest |p_onnx - p_engine| the export accepts (issue 6). */
 export const PARITY_TOLERANCE = 1e-5;
 
-/** Artifact name of a case's predicted mask (artifact names allow [A-Za-z0-9._-]). */
-export const maskArtifact = (id: string) => `mask-${id.replace(/[^A-Za-z0-9._-]/g, "_")}.nii.gz`;
+/** Artifact name of a case's predicted mask. */
+export const maskArtifact = (id: string) => caseArtifact("mask", id, ".nii.gz");
 
 const failed = (message: string) => new StageFailed({ stage: "export", message, transient: false });
 

@@ -12,8 +12,9 @@
  * the stage with the io/ DataError (exit 65, one line naming the file); the runner commits
  * nothing of a failed unit.
  *
- * Artifact `case-<id>.bin` (stages/codec.ts): image [nz, ny, nx] float32 (x fastest), and label
- * [k, ny, nx] uint8 for the z indices in meta.labelSlices (all nz, or the exemplar's one).
+ * Artifact `case-<id>.bin` (stages/codec.ts; any ID, encoded by pipeline/artifact_name.ts):
+ * image [nz, ny, nx] float32 (x fastest), and label [k, ny, nx] uint8 for the z indices in
+ * meta.labelSlices (all nz, or the exemplar's one).
  */
 import { Effect, Schema } from "effect";
 import { resolve } from "node:path";
@@ -34,6 +35,7 @@ import {
   RolesConfigError,
 } from "../../io/roles.ts";
 import { encodeArrays } from "../codec.ts";
+import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { discoverOptions, readOptions } from "./options.ts";
 import { type CaseStats, countClasses, datasetLine } from "./summary.ts";
 
@@ -125,7 +127,7 @@ function caseStats(c: IngestedCase, classes: number): CaseStats {
 
 const store = (ctx: StageContext, c: IngestedCase) =>
   Effect.gen(function* () {
-    const artifact = `case-${c.id}.bin`;
+    const artifact = caseArtifact("case", c.id, ".bin");
     const [nx, ny, nz] = c.image.shape;
     const labelSlices = c.label
       ? Array.from({ length: nz }, (_, z) => z)

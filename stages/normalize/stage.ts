@@ -20,6 +20,7 @@ import { Effect } from "effect";
 import { NormalizeConfig } from "../../schemas/config.ts";
 import { type IngestOutput, NormalizeOutput, type SliceCase } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
+import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { byId } from "../slices.ts";
 import { ConfigError } from "../../pipeline/errors.ts";
 import { normalizeCase } from "../../preprocess/normalize.ts";
@@ -106,7 +107,7 @@ export const normalize = defineStage({
         const labels = new Uint8Array(keep.length * plane);
         keep.forEach((s, k) => labels.set(s.label!, k * plane));
         const labelSlices = keep.map((s) => s.z);
-        const artifact = `slices-${c.id}.bin`;
+        const artifact = caseArtifact("slices", c.id, ".bin");
         yield* ctx.write(
           artifact,
           encodeArrays({ id: c.id, labelSlices }, {

@@ -12,6 +12,7 @@ import { Effect, Schema } from "effect";
 import { AugmentConfig, RefineConfig, TrainConfig } from "../../schemas/config.ts";
 import { RefineOutput, type TrainOutput } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
+import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { encodeArrays } from "../codec.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { Predictor } from "../../engine/predict.ts";
@@ -87,7 +88,7 @@ export const refine = defineStage({
         slices += info.slices;
         pseudo.set(info.id, cleaned);
         yield* ctx.write(
-          `pseudo-${info.id}.bin`,
+          caseArtifact("pseudo", info.id, ".bin"),
           encodeArrays({ id: info.id }, {
             label: { data: cleaned, shape: [info.slices, c.height, c.width] },
           }),
