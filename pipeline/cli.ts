@@ -7,7 +7,7 @@ import { Argument, Command, Flag } from "effect/cli";
 import type { Config } from "../schemas/config.ts";
 import { stages } from "../stages/registry.ts";
 import { loadConfig } from "./config.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, IntegrityError } from "./errors.ts";
 import { defaultRunId, ensureManifest, readManifest } from "./manifest.ts";
 import { type LogFormat, makeReporter } from "./progress.ts";
 import { runPipeline } from "./run.ts";
@@ -143,16 +143,24 @@ const status = Command.make("status", {
     const rows = yield* runStatus(env);
     if (flags.json) {
       console.log(JSON.stringify({ runId: flags.runId, store: store.uri, stages: rows }, null, 2));
-      return;
+    } else {
+      console.log(`run ${flags.runId} in ${store.uri}`);
+      for (const r of rows) {
+        console.log(
+          `${r.stage.padEnd(10)} ${r.state.padEnd(9)} key ${
+            r.key ?? "-".padEnd(16)
+          } attempts ${r.attempts}` +
+            (r.error ? `  (${r.error.split("\n")[0]})` : ""),
+        );
+      }
     }
-    console.log(`run ${flags.runId} in ${store.uri}`);
-    for (const r of rows) {
-      console.log(
-        `${r.stage.padEnd(10)} ${r.state.padEnd(9)} key ${
-          r.key ?? "-".padEnd(16)
-        } attempts ${r.attempts}` +
-          (r.error ? `  (${r.error.split("\n")[0]})` : ""),
-      );
+    const corrupted = rows.filter((r) => r.state === "corrupted").map((r) => r.stage);
+    if (corrupted.length) {
+      return yield* new IntegrityError({
+        artifact: `run ${flags.runId}`,
+        problem: `final outputs of ${corrupted.join(", ")} are damaged (listed above); delete ` +
+          "those stage folders and `resume` to recompute them",
+      });
     }
   })).pipe(Command.withDescription("per stage: state, key, attempts, artifact URIs"));
 

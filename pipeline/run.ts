@@ -1,6 +1,7 @@
 /** Running a whole pipeline (or from one stage on) in order, one process, every stage unsharded. */
 import { Effect } from "effect";
 import { ConfigError } from "./errors.ts";
+import { checkFinalOutputs } from "./final_outputs.ts";
 import { resolveStage, type RunEnv, runUnit, stageKey } from "./runner.ts";
 import type { StageName } from "./stage.ts";
 
@@ -42,5 +43,7 @@ export const runPipeline = (env: RunEnv, from?: StageName) =>
       );
       outcomes.push({ stage: name, result, seconds });
     }
+    // A cached run is only as good as its final outputs: a damaged one is exit 65, not "done".
+    yield* checkFinalOutputs(env);
     return outcomes;
   });

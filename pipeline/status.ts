@@ -1,12 +1,17 @@
-/** Where each stage of a run stands, derived from the store alone (no local state). */
+/**
+ * Where each stage of a run stands, derived from the store alone (no local state). A committed
+ * final output whose bytes no longer match its digest makes its stage "corrupted".
+ */
 import { Effect } from "effect";
 import { hostname } from "node:os";
 import { decodeJson } from "./digest.ts";
+import { describeError } from "./errors.ts";
+import { damagedFinalOutputs } from "./final_outputs.ts";
 import { committedMarkers, type RunEnv, stageKey, stagePrefix } from "./runner.ts";
 import { objectUri } from "./store.ts";
 import type { StageName } from "./stage.ts";
 
-export type StageState = "pending" | "running" | "failed" | "committed";
+export type StageState = "pending" | "running" | "failed" | "committed" | "corrupted";
 
 export interface StageStatus {
   readonly stage: StageName;
@@ -72,5 +77,9 @@ export const runStatus = (env: RunEnv) =>
         ...(error ? { error } : {}),
       });
     }
-    return out;
+    const damaged = yield* damagedFinalOutputs(env);
+    return out.map((row) => {
+      const hit = damaged.find((d) => d.stage === row.stage);
+      return hit ? { ...row, state: "corrupted" as const, error: describeError(hit.error) } : row;
+    });
   });

@@ -15,6 +15,7 @@
  *                       (axis order "xyz" or "zyx", dataset name); predict reads .h5 inputs
  *                       the same way unless its flags say otherwise
  *   duet.model          network config (written by engine exportOnnx)
+ *   duet.graph_sha256   sha256 of the graph (stages/export/integrity.ts), checked on reading
  *
  * `readDuetModel` reads these back and rejects any other ONNX file with one clear line.
  */
@@ -23,6 +24,7 @@ import { exportOnnx, type PredictOutput } from "../../engine/predict.ts";
 import { DataError, readFileBytes } from "../../io/errors.ts";
 import type { NormalizeRecipe } from "../../preprocess/normalize.ts";
 import { duetVersion } from "../../pipeline/version.ts";
+import { graphDigestProblem, withGraphDigest } from "./integrity.ts";
 import { type OnnxHeader, readOnnxHeader } from "./onnx_proto.ts";
 
 export const DUET_FORMAT = "duet-segmentation-1";
@@ -68,7 +70,7 @@ export function exportSegmentation(model: UNet, info: SegmentationInfo): Uint8Ar
   }
   const [w, h] = info.inputSize;
   const outputs = [...(info.outputs ?? ["probs"])];
-  return exportOnnx(model, {
+  return withGraphDigest(exportOnnx(model, {
     spatial: [h, w],
     outputs,
     metadata: {
@@ -82,7 +84,7 @@ export function exportSegmentation(model: UNet, info: SegmentationInfo): Uint8Ar
       "duet.outputs": JSON.stringify(outputs),
       ...(info.hdf5 ? { "duet.hdf5": JSON.stringify(info.hdf5) } : {}),
     },
-  });
+  }));
 }
 
 /** A Duet model file, validated. */
@@ -129,6 +131,10 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
       `not an ONNX model (${(e as Error).message})`,
       "give the model.onnx written by Duet's export stage",
     );
+  }
+  const damaged = graphDigestProblem(header);
+  if (damaged) {
+    throw new DataError(path, damaged, "re-export the model or restore the file from a copy");
   }
   const m = header.metadata;
   const format = m["duet.format"];

@@ -19,6 +19,8 @@ export interface OnnxHeader {
   readonly metadata: Readonly<Record<string, string>>;
   readonly inputs: readonly OnnxValueInfo[];
   readonly outputs: readonly OnnxValueInfo[];
+  /** The serialized GraphProto (nodes and weights), a view into the model's bytes. */
+  readonly graph: Uint8Array;
 }
 
 export class ProtoError extends Error {
@@ -142,5 +144,5 @@ export function readOnnxHeader(bytes: Uint8Array): OnnxHeader {
     if (f.field === 11) inputs.push(valueInfo(msg(f.value)));
     if (f.field === 12) outputs.push(valueInfo(msg(f.value)));
   }
-  return { irVersion, producer, opsets, metadata, inputs, outputs };
+  return { irVersion, producer, opsets, metadata, inputs, outputs, graph };
 }

@@ -39,7 +39,7 @@ const failed = (message: string) => new StageFailed({ stage: "export", message, 
 
 export const exportModel = defineStage({
   name: "export",
-  version: 4,
+  version: 5,
   needs: ["ingest", "normalize", "train", "refine", "evaluate"],
   shardable: false,
   select: (c) => ({
