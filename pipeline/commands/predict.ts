@@ -9,9 +9,11 @@
  * folder for UA-MT's `<ID>/mri_norm2.h5`; the folder name for DICOM). `--input a b c` and
  * `--input a --input b` both work.
  *
- * Failure: every input is checked to exist and have a known type before any work; a bad model or
- * input stops with one line (exit 65; 64 for usage). Masks are written to a temporary name in
- * --out and renamed when complete, so --out never holds a half-written mask.
+ * Failure: every input is checked to exist and have a known type before any work; a bad model
+ * stops with one line (exit 65; 64 for usage). An input that cannot be read or segmented (corrupt,
+ * wrong dimensionality) does not stop the others: it is logged and skipped, every other mask is
+ * written, and the command then exits 65 naming each failed input. Masks are written to a
+ * temporary name in --out and renamed when complete, so --out never holds a half-written mask.
  */
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
@@ -20,7 +22,7 @@ import { DeviceUnavailableError } from "../../engine/session.ts";
 import { readCaseImage } from "../../io/cases.ts";
 import { type CaseFormat, formatOf, idFromPath } from "../../io/dataset.ts";
 import { hasDicomPreamble, listDicomFiles } from "../../io/dicom.ts";
-import { DataError, fileAccessError } from "../../io/errors.ts";
+import { DataError, fileAccessError, isDataError } from "../../io/errors.ts";
 import { encodeNifti } from "../../io/nifti.ts";
 import { encodePngVolume } from "../../io/png.ts";
 import type { LabelVolume } from "../../io/volume.ts";
@@ -162,6 +164,7 @@ export async function predictFiles(req: PredictRequest): Promise<PredictSummary>
   const h5: Hdf5Layout = { axes: "xyz", image: "image", ...model.hdf5, ...req.hdf5 };
   const readOptions = { classes: [0], hdf5: { axisOrder: h5.axes, imageKey: h5.image } };
   const written: string[] = [];
+  const failed: DataError[] = [];
   let inferenceMs = 0, slices = 0;
   try {
     for (const [i, input] of inputs.entries()) {
@@ -169,11 +172,20 @@ export async function predictFiles(req: PredictRequest): Promise<PredictSummary>
         throw new Interrupted({ signal: req.signal.reason === "SIGINT" ? "SIGINT" : "SIGTERM" });
       }
       const started = performance.now();
-      const image = await readCaseImage(
-        { id: input.id, format: input.format, imagePath: input.path },
-        readOptions,
-      );
-      const result = await segmenter.segment(image, input.path);
+      let image, result;
+      try {
+        image = await readCaseImage(
+          { id: input.id, format: input.format, imagePath: input.path },
+          readOptions,
+        );
+        result = await segmenter.segment(image, input.path);
+      } catch (e) {
+        // One bad input must not cost the masks of the good ones after it.
+        if (!isDataError(e)) throw e;
+        failed.push(e);
+        log(`[${i + 1}/${inputs.length}] ${input.id}: skipped: ${e.message}`);
+        continue;
+      }
       const path = writeAtomic(req.out, maskName(input), encodeMask(input, result.label));
       written.push(path);
       inferenceMs += result.inferenceMs;
@@ -195,6 +207,14 @@ export async function predictFiles(req: PredictRequest): Promise<PredictSummary>
       (inferenceMs / 1000).toFixed(1)
     } s in onnxruntime)`,
   );
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) {
+    throw new DataError(
+      `${failed.length} of ${inputs.length} inputs`,
+      failed.map((e) => e.message).join("; "),
+      `the other ${written.length} masks are written; fix or leave out these inputs`,
+    );
+  }
   return { written, seconds, inferenceSeconds: inferenceMs / 1000, slices };
 }
 

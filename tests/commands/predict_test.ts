@@ -238,7 +238,7 @@ nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/
     );
     assert(oneLine(r.stderr), r.stderr);
 
-    // The good input is written completely; the broken one stops the run; no partial file.
+    // The good input is written completely; the broken one is reported (exit 65); no partial file.
     r = await predictCli([
       "--model",
       `${dir}/model.onnx`,
