@@ -105,13 +105,22 @@ export async function readLabelOnGrid(
   return { raw, where };
 }
 
-function checkGeometry(
+/**
+ * Fails with a DataError naming `labelPath` when `label`'s affine or spacing differs from
+ * `image`'s by more than `tol` (mm). `names` words the message (metrics: prediction vs label).
+ */
+export function checkGeometry(
   labelPath: string,
   imagePath: string,
-  image: Volume,
-  label: Volume,
+  image: Pick<Volume, "affine" | "spacing">,
+  label: Pick<Volume, "affine" | "spacing">,
   tol: number,
+  names: { readonly checked: string; readonly reference: string } = {
+    checked: "label",
+    reference: "image",
+  },
 ): void {
+  const { checked, reference } = names;
   let worst = 0, at = -1;
   for (let i = 0; i < 12; i++) {
     const d = Math.abs(image.affine[i] - label.affine[i]);
@@ -122,13 +131,13 @@ function checkGeometry(
     throw new DataError(
       labelPath,
       spacingOff
-        ? `label spacing ${label.spacing.join("x")} differs from image spacing ${
+        ? `${checked} spacing ${label.spacing.join("x")} differs from ${reference} spacing ${
           image.spacing.join("x")
         } (${imagePath})`
-        : `label geometry differs from the image (${imagePath}): affine[${at >> 2}][${at & 3}] is ${
-          label.affine[at]
-        } vs ${image.affine[at]}`,
-      "resample the label onto the image grid or fix its header",
+        : `${checked} geometry differs from the ${reference} (${imagePath}): affine[${at >> 2}][${
+          at & 3
+        }] is ${label.affine[at]} vs ${image.affine[at]}`,
+      `resample the ${checked} onto the ${reference} grid or fix its header`,
     );
   }
 }

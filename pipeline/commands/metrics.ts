@@ -5,15 +5,19 @@
  *
  * Files: NIfTI (.nii, .nii.gz), PNG (2D), or SSL4MIS .h5. For an .h5 label the `label` dataset is
  * read; for an .h5 prediction the `pred` dataset when the file has one, else `label` (so a
- * prediction written in the SSL4MIS layout works too). Values are class indices 0..255.
+ * prediction written in the SSL4MIS layout works too). Values are class indices 0..255. Two
+ * NIfTI files must share their geometry as ingest requires (affine and spacing within 1e-3 mm),
+ * or the maps are not of the same place and the command exits 65; .h5 and PNG carry none.
  *
  * Units: voxels without `--spacing` (the papers' setting). A bare `--spacing` takes the label
  * file's voxel size (NIfTI pixdim; .h5 and PNG carry none, so 1); `--spacing=sx,sy,sz` (or
  * `--spacing sx,sy,sz`) gives it explicitly (mm).
  *
  * Output: a table per class on stdout, or with `--json` exactly one object
- * `{"classes": {"1": {"dice", "jaccard", "hd95", "asd", "assd"}, ...}}`. Classes: every non-zero
- * value present in either map, or `--classes 1,2,...`.
+ * `{"classes": {"1": {"dice", "jaccard", "hd95", "asd", "assd"}, ...}}`; a class where the
+ * empty-mask convention applied (its zeros and ones are not measurements) also has
+ * `"empty": true` and `"emptyIn": "pred" | "label" | "both"`, as the table notes it. Classes:
+ * every non-zero value present in either map, or `--classes 1,2,...`.
  */
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
@@ -23,12 +27,14 @@ import { listHdf5Datasets, readHdf5Dataset } from "../../io/hdf5.ts";
 import { readNifti } from "../../io/nifti.ts";
 import { readPng } from "../../io/png.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
-import { toLabelData } from "../../io/cases.ts";
+import { checkGeometry, toLabelData } from "../../io/cases.ts";
 import { type CaseMetrics, computeMetrics } from "../../metrics/medpy.ts";
 import { METRIC_NAMES } from "../../metrics/aggregate.ts";
 import { ConfigError } from "../errors.ts";
 
 const ALL_VALUES = Array.from({ length: 256 }, (_, i) => i);
+/** As ingest's default: voxel grids further apart than this are not the same place. */
+const GEOMETRY_TOLERANCE_MM = 1e-3;
 
 /** A label map read from a file, with where it came from (file, and dataset for .h5). */
 export interface LabelMapFile {
@@ -139,6 +145,13 @@ export async function evaluateFiles(req: MetricsRequest): Promise<MetricsResult>
       "both must be on the same voxel grid",
     );
   }
+  // Only NIfTI carries geometry (the others read as identity), so only two NIfTI are compared.
+  if (formatOf(req.pred) === "nifti" && formatOf(req.label) === "nifti") {
+    checkGeometry(pred.where, label.where, label.volume, pred.volume, GEOMETRY_TOLERANCE_MM, {
+      checked: "prediction",
+      reference: "label",
+    });
+  }
   const spacing = req.spacing === "file"
     ? (ls[2] === 1 ? label.volume.spacing.slice(0, 2) : [...label.volume.spacing])
     : req.spacing;
@@ -154,8 +167,15 @@ export async function evaluateFiles(req: MetricsRequest): Promise<MetricsResult>
   return { metrics, pred, label, spacing };
 }
 
-/** The `--json` object: exactly `{"classes": {...}}`. */
-export const metricsJson = (m: CaseMetrics) => ({ classes: m.classes });
+/** The `--json` object: `{"classes": {...}}`, each class flagged where a map was empty. */
+export const metricsJson = (m: CaseMetrics) => ({
+  classes: Object.fromEntries(
+    Object.entries(m.classes).map(([k, scores]) => [
+      k,
+      m.empty[k] ? { ...scores, empty: true, emptyIn: m.empty[k] } : scores,
+    ]),
+  ),
+});
 
 const EMPTY_NOTE = {
   pred: "prediction empty: all metrics 0 (CAML convention)",
