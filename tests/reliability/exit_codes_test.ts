@@ -10,13 +10,7 @@ import { cli } from "../cli.ts";
 import { describeError, exitCodeOf } from "../../pipeline/errors.ts";
 import { failureOf } from "../../pipeline/runner.ts";
 import { makeFileStore } from "../../pipeline/store.ts";
-import {
-  duetModelBytes,
-  errorLines,
-  hasStackTrace,
-  unwritablePath,
-  writeCase,
-} from "./fixtures.ts";
+import { errorLines, hasStackTrace, predictOne, unwritablePath } from "./fixtures.ts";
 
 const TINY = ["--config", "tests/pipeline/tiny.json", "--set", "train.steps=2"];
 
@@ -74,26 +68,6 @@ Deno.test("config the network or the phantoms cannot take: exit 64 at once, noth
 
 Deno.test("predict with an --out that cannot be created: exit 74, one line, no stack trace", async () => {
   const dir = await Deno.makeTempDir();
-  Deno.writeFileSync(`${dir}/model.onnx`, duetModelBytes());
-  writeCase(dir, "c0", 0, { label: false });
-  const res = await cli([
-    "predict",
-    "--model",
-    `${dir}/model.onnx`,
-    "--input",
-    `${dir}/c0.nii.gz`,
-    "--out",
-    unwritablePath(),
-  ]);
-  assertOneLine(res, 74, "cannot write");
-  const asFile = await cli([
-    "predict",
-    "--model",
-    `${dir}/model.onnx`,
-    "--input",
-    `${dir}/c0.nii.gz`,
-    "--out",
-    `${dir}/c0.nii.gz/masks`,
-  ]);
-  assertOneLine(asFile, 74, "is a file, not a folder");
+  assertOneLine(await predictOne(dir, unwritablePath()), 74, "cannot write");
+  assertOneLine(await predictOne(dir, `${dir}/c0.nii.gz/masks`), 74, "is a file, not a folder");
 });

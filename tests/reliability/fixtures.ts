@@ -1,4 +1,5 @@
 /** Small real inputs for the failure tests: NIfTI datasets, a Duet model, unwritable paths. */
+import { cli } from "../cli.ts";
 import { UNet } from "../../engine/models/unet.ts";
 import { encodeNifti } from "../../io/nifti.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
@@ -73,6 +74,14 @@ export function duetModelBytes(): Uint8Array {
     normalize: { intensity: { kind: "zscore" }, size: [16, 16] },
     configDigest: "test",
   });
+}
+
+/** `predict` of a fresh `<dir>/c0.nii.gz` with a fresh `<dir>/model.onnx`, masks into `out`. */
+export function predictOne(dir: string, out: string, env?: Record<string, string>) {
+  Deno.writeFileSync(`${dir}/model.onnx`, duetModelBytes());
+  writeCase(dir, "c0", 0, { label: false });
+  const args = ["--model", `${dir}/model.onnx`, "--input", `${dir}/c0.nii.gz`, "--out", out];
+  return cli(["predict", ...args], env ? { env } : {});
 }
 
 /**

@@ -24,6 +24,24 @@ async function dataset(): Promise<string> {
   return dir;
 }
 
+/** The same roles run on the files of `dataset()` and on the tiny phantom config. */
+async function onFilesAndPhantoms(roles: Record<string, unknown>, phantomRoles = roles) {
+  const dir = await dataset();
+  writeConfig(`${dir}/files.json`, `${dir}/ds`, roles);
+  return [
+    await cli(["run", "--config", `${dir}/files.json`, "--store", `${dir}/s1`]),
+    await cli([
+      "run",
+      "--config",
+      "tests/pipeline/tiny.json",
+      "--store",
+      `${dir}/s2`,
+      "--set",
+      `data.roles=${JSON.stringify(phantomRoles)}`,
+    ]),
+  ];
+}
+
 const stagesRun = (store: string) => {
   try {
     return [...Deno.readDirSync(`${store}/runs`)].flatMap((run) =>
@@ -47,41 +65,24 @@ Deno.test("several wrong IDs in data.roles: all listed at once, exit 64 for phan
     'data.roles.exemplar.case: unknown case ID "nope-3"',
     'data.roles.labelled: unknown case ID "nope-4"',
   ];
-  const dir = await dataset();
-  writeConfig(`${dir}/files.json`, `${dir}/ds`, wrong);
-  const files = await cli(["run", "--config", `${dir}/files.json`, "--store", `${dir}/s1`]);
-  const phantoms = await cli([
-    "run",
-    "--config",
-    "tests/pipeline/tiny.json",
-    "--store",
-    `${dir}/s2`,
-    "--set",
-    `data.roles=${JSON.stringify(wrong)}`,
-  ]);
-  for (const res of [files, phantoms]) {
+  for (const res of await onFilesAndPhantoms(wrong)) {
     assertEquals(res.code, 64, res.stderr);
     for (const line of expected) assert(res.stderr.includes(line), `${line} in:\n${res.stderr}`);
   }
 });
 
 Deno.test("an exemplar slice past the data's depth: exit 64 for phantoms and files alike", async () => {
-  const dir = await dataset();
-  writeConfig(`${dir}/files.json`, `${dir}/ds`, {
-    exemplar: { case: "c0", slice: 9 },
-    validation: ["c1"],
+  const pastDepth = (id: string, validation: string) => ({
+    exemplar: { case: id, slice: 9 },
+    labelled: 0,
+    validation: [validation],
+    test: [],
   });
-  const files = await cli(["run", "--config", `${dir}/files.json`, "--store", `${dir}/s1`]);
-  const phantoms = await cli([
-    "run",
-    "--config",
-    "tests/pipeline/tiny.json",
-    "--store",
-    `${dir}/s2`,
-    "--set",
-    "data.roles.exemplar.slice=9",
-  ]);
-  for (const res of [files, phantoms]) {
+  const runs = await onFilesAndPhantoms(
+    pastDepth("c0", "c1"),
+    pastDepth("phantom-000", "phantom-006"),
+  );
+  for (const res of runs) {
     assertEquals(res.code, 64, res.stderr);
     assert(res.stderr.includes("data.roles.exemplar.slice: 9 is outside 0.."), res.stderr);
   }

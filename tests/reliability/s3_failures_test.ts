@@ -1,7 +1,7 @@
 /**
  * S3 failures through the CLI, as a batch scheduler sees them: an endpoint that accepts
  * connections and never answers ends in exit 75 (retry) in bounded time instead of hanging, and
- * a refusal (403, bad credentials) is exit 74 with one line, never retried.
+ * a refusal (403, bad credentials) is exit 74 with one line naming the fix.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { cli } from "../cli.ts";
@@ -40,7 +40,7 @@ Deno.test("s3: an endpoint that never answers ends in exit 75 within the request
   }
 });
 
-Deno.test("s3: wrong credentials (403 from the server) are exit 74, one line, no retry", async () => {
+Deno.test("s3: wrong credentials (403 from the server) are exit 74 with one line naming the fix", async () => {
   const server = await startS3Server();
   try {
     const res = await cli(["run", "--store", `s3://${server.bucket}/creds`, ...TINY], {

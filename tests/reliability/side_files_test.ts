@@ -5,7 +5,7 @@
  */
 import { assertEquals } from "../assert.ts";
 import { cli } from "../cli.ts";
-import { duetModelBytes, writeCase } from "./fixtures.ts";
+import { predictOne } from "./fixtures.ts";
 
 /** Every path under dir, relative, sorted. */
 function tree(dir: string, rel = ""): string[] {
@@ -37,17 +37,7 @@ Deno.test("run and predict write nothing outside --store and --out (onnxruntime 
     "train.steps=2",
   ], { env });
   assertEquals(run.code, 0, run.stderr);
-  Deno.writeFileSync(`${dir}/model.onnx`, duetModelBytes());
-  writeCase(dir, "c0", 0, { label: false });
-  const predict = await cli([
-    "predict",
-    "--model",
-    `${dir}/model.onnx`,
-    "--input",
-    `${dir}/c0.nii.gz`,
-    "--out",
-    `${dir}/out`,
-  ], { env });
+  const predict = await predictOne(dir, `${dir}/out`, env);
   assertEquals(predict.code, 0, predict.stderr);
   assertEquals(tree(home), [], "files under HOME");
   assertEquals(tree(tmp), [], "files under TMPDIR");
