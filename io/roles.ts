@@ -28,8 +28,8 @@ export type Role = "exemplar" | "labelled" | "unlabelled" | "validation" | "test
 
 export interface ExemplarConfig {
   readonly case: string;
-  /** z index of the annotated slice, or "largest" (the slice with the most foreground). */
-  readonly slice: number | "largest";
+  /** z index of the annotated slice, or how to pick it (`pickExemplarSlice`). */
+  readonly slice: number | SlicePolicy;
 }
 
 export interface RolesConfig {
@@ -101,8 +101,8 @@ export function assignRoles(caseIds: readonly string[], config: RolesConfig): Ro
     check("exemplar.case", [exemplar.case]);
     claim("exemplar", [exemplar.case]);
     const s = exemplar.slice;
-    if (s !== "largest" && !(Number.isInteger(s) && s >= 0)) {
-      problems.push(`roles.exemplar.slice must be a slice index or "largest"`);
+    if (typeof s === "string" ? !SLICE_POLICIES.includes(s) : !(Number.isInteger(s) && s >= 0)) {
+      problems.push(`roles.exemplar.slice must be a slice index, "largest" or "central"`);
     }
     pool = pool.filter((id) => id !== exemplar.case);
   }
@@ -130,7 +130,7 @@ export function assignRoles(caseIds: readonly string[], config: RolesConfig): Ro
 
 /** A case with its role. Unlabelled cases carry no label path at all. */
 export type RoledCase =
-  | { readonly role: "exemplar"; readonly spec: CaseSpec; readonly slice: number | "largest" }
+  | { readonly role: "exemplar"; readonly spec: CaseSpec; readonly slice: number | SlicePolicy }
   | { readonly role: "labelled" | "validation" | "test"; readonly spec: CaseSpec }
   | { readonly role: "unlabelled"; readonly spec: Omit<CaseSpec, "labelPath"> };
 
@@ -215,9 +215,9 @@ export async function loadRoledCase(c: RoledCase, options: ReadCaseOptions): Pro
     const image = await readCaseImage(c.spec, options);
     const [nx, ny, nz] = image.shape;
     let slice: number, data: Uint8Array;
-    if (c.slice === "largest") {
+    if (typeof c.slice === "string") {
       const label = await readCaseLabel(c.spec, image, options);
-      slice = largestForegroundSlice(label);
+      slice = pickExemplarSlice(label, c.slice);
       data = label.data.slice(slice * nx * ny, (slice + 1) * nx * ny);
     } else {
       // Only the chosen slice's values are read: the rest of the map may be unannotated.
@@ -251,6 +251,32 @@ const exemplarSliceError = (spec: CaseSpec, slice: number, nz: number) =>
   new RolesConfigError([
     `roles.exemplar.slice: ${slice} is outside 0..${nz - 1} (${spec.id}, ${spec.imagePath})`,
   ]);
+
+/** How the exemplar slice is picked from a fully labelled case. */
+export type SlicePolicy = "largest" | "central";
+export const SLICE_POLICIES: readonly SlicePolicy[] = ["largest", "central"];
+
+/**
+ * "largest": the slice with the most foreground; "central": the middle one of the slices that
+ * show every class of the case (of those with any foreground, when none shows all). A central
+ * slice is the typical one (mid-ventricular, mid-atrial); the largest is often at one end.
+ */
+export function pickExemplarSlice(label: LabelVolume, policy: SlicePolicy): number {
+  if (policy === "largest") return largestForegroundSlice(label);
+  const [nx, ny, nz] = label.shape;
+  const plane = nx * ny;
+  const present = Array.from({ length: nz }, (_, z) => {
+    const seen = new Set<number>();
+    for (let i = z * plane; i < (z + 1) * plane; i++) if (label.data[i]) seen.add(label.data[i]);
+    return seen;
+  });
+  const classes = new Set(present.flatMap((s) => [...s])).size;
+  const full = present.map((s, z) => (s.size === classes && classes > 0 ? z : -1))
+    .filter((z) => z >= 0);
+  const any = present.map((s, z) => (s.size > 0 ? z : -1)).filter((z) => z >= 0);
+  const pool = full.length ? full : any;
+  return pool.length ? pool[(pool.length - 1) >> 1] : largestForegroundSlice(label);
+}
 
 /** The z index with the most non-zero label voxels (the first such on ties). */
 export function largestForegroundSlice(label: LabelVolume): number {

@@ -49,6 +49,13 @@ export interface NormalizeRecipe {
   readonly spacing?: readonly [number, number] | readonly [number, number, number];
   /** Target 2D size [width, height] of every slice. */
   readonly size?: readonly [number, number];
+  /**
+   * How a slice becomes `size`: "stretch" resizes it (each case by its own factor, so anatomy
+   * changes scale and aspect with the field of view); "pad" centres it and pads or crops to
+   * `size`, keeping every case's voxel scale (set `spacing` to choose that scale). Default
+   * "stretch".
+   */
+  readonly fit?: "stretch" | "pad";
   /** Slices emitted for cases with a label: all, or only those with foreground. Default all. */
   readonly slices?: "all" | "foreground";
 }
@@ -69,6 +76,8 @@ export interface CaseTransform {
   readonly resampled: { readonly shape: Vec3; readonly spacing: Vec3 };
   /** Grid of the emitted slices: width x height x depth, with its spacing and affine. */
   readonly output: { readonly shape: Vec3; readonly spacing: Vec3; readonly affine: number[] };
+  /** fit "pad": output (x, y) = resampled (x, y) + offset; outside the slice: `fill`. */
+  readonly pad?: { readonly offset: readonly [number, number]; readonly fill: number };
   /** z indices (output grid) of the emitted slices. */
   readonly slices: number[];
 }
@@ -182,18 +191,25 @@ function buildTransform(
   );
   const [W, H] = recipe.size ?? [resampledShape[0], resampledShape[1]];
   const outShape: Vec3 = [W, H, resampledShape[2]];
-  const outSpacing: Vec3 = [
-    (toSpacing[0] * resampledShape[0]) / W,
-    (toSpacing[1] * resampledShape[1]) / H,
-    toSpacing[2],
-  ];
   // Affine of the output grid: crop shift, then voxel scaling; the half-pixel resize also moves
-  // the origin by half a voxel difference.
+  // the origin by half a voxel difference, padding by the offset.
   let affine = shiftAffine(image.affine, box.start);
   affine = scaleAffine(affine, [0, 1, 2].map((a) => toSpacing[a] / image.spacing[a]));
-  const rx = resampledShape[0] / W, ry = resampledShape[1] / H;
-  affine = shiftAffine(affine, [(rx - 1) / 2, (ry - 1) / 2, 0]);
-  affine = scaleAffine(affine, [rx, ry, 1]);
+  let outSpacing: Vec3, pad: CaseTransform["pad"];
+  if (recipe.fit === "pad") {
+    const offset = [0, 1].map((a) => Math.floor((outShape[a] - resampledShape[a]) / 2)) as [
+      number,
+      number,
+    ];
+    pad = { offset, fill: minimum(applyIntensity(cropped, fitted)) };
+    outSpacing = [...toSpacing];
+    affine = shiftAffine(affine, [-offset[0], -offset[1], 0]);
+  } else {
+    const rx = resampledShape[0] / W, ry = resampledShape[1] / H;
+    outSpacing = [toSpacing[0] * rx, toSpacing[1] * ry, toSpacing[2]];
+    affine = shiftAffine(affine, [(rx - 1) / 2, (ry - 1) / 2, 0]);
+    affine = scaleAffine(affine, [rx, ry, 1]);
+  }
   return {
     version: 1,
     recipe,
@@ -202,8 +218,36 @@ function buildTransform(
     intensity: fitted,
     resampled: { shape: resampledShape, spacing: toSpacing },
     output: { shape: outShape, spacing: outSpacing, affine },
+    ...(pad ? { pad } : {}),
     slices: [],
   };
+}
+
+function minimum(data: Float32Array): number {
+  let m = Infinity;
+  for (let i = 0; i < data.length; i++) if (data[i] < m) m = data[i];
+  return Number.isFinite(m) ? m : 0;
+}
+
+/** Centres a rx x ry slice in a W x H one (offset may be negative: a crop), `fill` outside. */
+function padSlice<T extends Float32Array | Uint8Array>(
+  src: T,
+  rx: number,
+  ry: number,
+  W: number,
+  H: number,
+  offset: readonly [number, number],
+  fill: number,
+): T {
+  const out = new (src.constructor as { new (n: number): T })(W * H);
+  out.fill(fill);
+  const [ox, oy] = offset;
+  const x0 = Math.max(0, ox), x1 = Math.min(W, rx + ox);
+  for (let y = Math.max(0, oy); y < Math.min(H, ry + oy); y++) {
+    const from = (y - oy) * rx - ox;
+    out.set(src.subarray(from + x0, from + x1), y * W + x0);
+  }
+  return out;
 }
 
 function run(
@@ -235,15 +279,24 @@ function run(
     const hasLabel = srcLab && (!labelled || labelled.has(z));
     if (onlyForeground && (!hasLabel || !srcLab!.some((v) => v !== 0))) continue;
     const sameSize = rx === W && ry === H;
+    const pad = t.pad;
+    const fit = <T extends Float32Array | Uint8Array>(
+      src: T,
+      mode: "linear" | "nearest",
+      fill: number,
+    ) =>
+      sameSize
+        ? src.slice() as T
+        : pad
+        ? padSlice(src, rx, ry, W, H, pad.offset, fill)
+        : resizeSlice(src, rx, ry, W, H, mode);
     slices.push({
       caseId,
       z,
       width: W,
       height: H,
-      image: sameSize ? srcImg.slice() : resizeSlice(srcImg, rx, ry, W, H, "linear"),
-      ...(hasLabel
-        ? { label: sameSize ? srcLab!.slice() : resizeSlice(srcLab!, rx, ry, W, H, "nearest") }
-        : {}),
+      image: fit(srcImg, "linear", pad?.fill ?? 0),
+      ...(hasLabel ? { label: fit(srcLab!, "nearest", 0) } : {}),
     });
   }
   (t.slices as number[]).push(...slices.map((s) => s.z));
@@ -299,10 +352,14 @@ export function restoreToOriginal(
   const from = t.original.spacing, to = t.resampled.spacing;
   const resampling = !!t.recipe.spacing;
   // original crop index -> resampled index (nearest) -> output index (nearest inverse resize)
+  // -1: a voxel the padded output cropped away (predicted background).
   const axis = (a: 0 | 1 | 2, nRes: number, nOut: number) =>
     Int32Array.from({ length: size[a] }, (_, j) => {
       const r = resampling ? Math.min(nRes - 1, Math.round((j * from[a]) / to[a])) : j;
-      return a === 2 ? r : nearestTarget(r, nRes, nOut);
+      if (a === 2) return r;
+      if (!t.pad) return nearestTarget(r, nRes, nOut);
+      const o = r + t.pad.offset[a];
+      return o >= 0 && o < nOut ? o : -1;
     });
   const xs = axis(0, rx, W), ys = axis(1, ry, H), zs = axis(2, rz, D);
   for (let k = 0; k < size[2]; k++) {
@@ -312,9 +369,10 @@ export function restoreToOriginal(
       throw new Error(`prediction for z=${zs[k]} has ${slice.length} pixels, expected ${W * H}`);
     }
     for (let j = 0; j < size[1]; j++) {
+      if (ys[j] < 0) continue;
       const row = W * ys[j];
       const o = nx * (start[1] + j + ny * (start[2] + k)) + start[0];
-      for (let i = 0; i < size[0]; i++) out[o + i] = slice[row + xs[i]];
+      for (let i = 0; i < size[0]; i++) if (xs[i] >= 0) out[o + i] = slice[row + xs[i]];
     }
   }
   return {

@@ -17,7 +17,9 @@ export type Method = typeof Methods[number];
 
 export const ExemplarConfig = Schema.Struct({
   case: Schema.String,
-  slice: Schema.Union([NonNegativeInt, Schema.Literal("largest")]),
+  /** A z index, or "largest" (most foreground) / "central" (middle of the slices showing
+   * every class: the typical slice). */
+  slice: Schema.Union([NonNegativeInt, Schema.Literals(["largest", "central"])]),
 });
 
 /** How `.h5` files store their volumes: SSL4MIS LA is (X, Y, Z), ACDC-style files (Z, Y, X). */
@@ -56,6 +58,9 @@ export const NormalizeConfig = Schema.Struct({
   window: Schema.Struct({ center: Schema.Number, width: Schema.Number }),
   /** 2D slice size [width, height] fed to the network. */
   size: Schema.Tuple([PositiveInt, PositiveInt]),
+  /** "stretch": resize each slice to `size` (its own factor per case); "pad": centre it, pad
+   * or crop to `size` at the voxel scale `spacing` gives (the same for every case). */
+  fit: Schema.Literals(["stretch", "pad"]),
   /** Resample to this spacing (mm) first: [x, y] keeps z, [x, y, z] resamples z too (not with
    * an exemplar, whose slice index must stay valid); null keeps the voxel grid. */
   spacing: Schema.NullOr(
@@ -85,6 +90,8 @@ export const SynthesizeConfig = Schema.Struct({
   backgroundProbability: Probability,
   /** Probability that each labelled region is cut and pasted with its own transform. */
   pasteProbability: Probability,
+  /** A region: touching classes together (nested anatomy keeps its relation), or each class. */
+  pasteGroups: Schema.Literals(["touching", "class"]),
   scale: Range,
   rotateDegrees: NonNegative,
   /** Multiplicative intensity gain of each pasted region: the target's contrast to its
@@ -97,6 +104,9 @@ export const SynthesizeConfig = Schema.Struct({
     contrast: Range,
     gamma: Range,
     noise: Range,
+    /** Probability of a random intensity curve (tissue intensities reordered), its points. */
+    curve: Probability,
+    curvePoints: Schema.Int.check(Schema.isGreaterThanOrEqualTo(2)),
   }),
   /** Elastic deformation: offset std and control-point spacing, fractions of the image size. */
   elastic: Schema.Struct({ alpha: Range, sigma: Range }),
@@ -122,6 +132,9 @@ export const AugmentConfig = Schema.Struct({
     noiseStd: Range,
     cutoutProbability: Probability,
     cutoutArea: Range,
+    /** Random intensity curve of the strong view: probability and control points. */
+    curveProbability: Probability,
+    curvePoints: Schema.Int.check(Schema.isGreaterThanOrEqualTo(2)),
     cutmixProbability: Probability,
     cutmixArea: Range,
   }),

@@ -31,6 +31,9 @@ export interface StrongConfig {
   readonly cutoutArea: readonly [number, number];
   readonly cutoutAspect: readonly [number, number];
   readonly cutoutFill: "zero" | "mean" | "min";
+  /** Probability of a random intensity curve (`intensityCurve`) and its control points. 0, 5. */
+  readonly curveProbability: number;
+  readonly curvePoints: number;
   /** Probability of CutMix with a partner image (only when one is available). Default 0.5. */
   readonly cutmixProbability: number;
   readonly cutmixArea: readonly [number, number];
@@ -50,6 +53,8 @@ export const defaultStrongConfig: StrongConfig = {
   cutoutArea: [0.02, 0.4],
   cutoutAspect: [0.3, 1 / 0.3],
   cutoutFill: "mean",
+  curveProbability: 0,
+  curvePoints: 5,
   cutmixProbability: 0.5,
   cutmixArea: [0.02, 0.4],
   cutmixAspect: [0.3, 1 / 0.3],
@@ -61,10 +66,12 @@ export interface JitterParams {
   readonly gamma: number;
 }
 
-/** What a strong view applied, in order: cutmix, jitter, blur, noise, cutout. */
+/** What a strong view applied, in order: cutmix, curve, jitter, blur, noise, cutout. */
 export interface StrongParams {
   /** Box pasted from the partner image (partner = batch index, -1 when given directly). */
   readonly cutmix?: { readonly box: Box; readonly partner: number };
+  /** The intensity curve's values at evenly spaced points of [0, 1]. */
+  readonly curve?: readonly number[];
   readonly jitter?: JitterParams;
   readonly blurSigma?: number;
   /** Noise std as a fraction of the image's max-min, and the seed of the noise stream. */
@@ -114,6 +121,30 @@ export function colorJitter(data: Float32Array, p: JitterParams): void {
     v = v < 0 ? 0 : v > 1 ? 1 : v;
     if (g !== 1) v = Math.pow(v, g);
     data[i] = lo + v * range;
+  }
+}
+
+/**
+ * A random intensity curve: `points` values, each uniform in [0, 1], at evenly spaced points of
+ * [0, 1]. Usually not monotone, so it reorders tissue intensities (a cavity darker than its
+ * wall on one scanner, brighter on another): what stays is shape and edges.
+ */
+export const sampleCurve = (rng: Rng, points: number): number[] =>
+  Array.from({ length: Math.max(2, points) }, () => rng.next());
+
+/**
+ * Maps min-max normalised intensities through the piecewise-linear curve `ys`, back to the
+ * original range. In place.
+ */
+export function intensityCurve(data: Float32Array, ys: readonly number[]): void {
+  const [lo, hi] = minMax(data);
+  const range = hi - lo;
+  if (!(range > 0)) return;
+  const segments = ys.length - 1;
+  for (let i = 0; i < data.length; i++) {
+    const t = ((data[i] - lo) / range) * segments;
+    const k = Math.min(segments - 1, Math.floor(t));
+    data[i] = lo + range * (ys[k] + (ys[k + 1] - ys[k]) * (t - k));
   }
 }
 
@@ -167,6 +198,10 @@ export class RandomStrong {
     if (partner !== undefined && rng.bool(c.cutmixProbability)) {
       out.cutmix = { box: sampleBox(rng, width, height, c.cutmixArea, c.cutmixAspect), partner };
     }
+    // Drawn only when enabled, so the other parameters' streams do not change with it off.
+    if (c.curveProbability > 0 && rng.bool(c.curveProbability)) {
+      out.curve = sampleCurve(rng, c.curvePoints);
+    }
     if (rng.bool(c.jitterProbability)) {
       const lg = Math.log(1 + c.gamma);
       out.jitter = {
@@ -198,6 +233,7 @@ export class RandomStrong {
       }
       pasteBox(data, partner.data, width, height, p.cutmix.box);
     }
+    if (p.curve) intensityCurve(data, p.curve);
     if (p.jitter) colorJitter(data, p.jitter);
     if (p.blurSigma) gaussianBlur(data, width, height, p.blurSigma);
     if (p.noise && p.noise.std > 0) {

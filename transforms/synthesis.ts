@@ -4,10 +4,14 @@
  *  1. deform the whole exemplar (random affine + elastic) — image and label together;
  *  2. pick a background: the deformed exemplar with the classes about to be moved in-painted
  *     (filled from surrounding label-0 tissue), or an unlabelled image (label 0 everywhere);
- *  3. cut each class region from the exemplar, transform it independently (scale, rotation,
+ *  3. cut each region from the exemplar, transform it independently (scale, rotation,
  *     translation, flip about its centroid, on top of the global deformation), paste in random
- *     order (painter's order for the label map), blending a feathered edge into the background;
- *  4. optionally change intensities globally (contrast, gamma, noise) — labels untouched.
+ *     order (painter's order for the label map), blending a feathered edge into the background.
+ *     A region is a group of touching classes (`pasteGroups: "touching"`, the default: a
+ *     myocardium ring, the cavity it surrounds and the ventricle beside it move as one heart),
+ *     or each class on its own (`"class"`, ELSNet's per-organ pastes);
+ *  4. optionally change intensities globally (a random curve, contrast, gamma, noise) — labels
+ *     untouched.
  * Each step draws from its own fork of the sample's Rng, so `synthesizeSample(.., rng.fork(i))`
  * is reproducible on its own (shardable) and switching intensity off leaves geometry unchanged.
  */
@@ -27,7 +31,7 @@ import {
   warp,
 } from "./geometric.ts";
 import { assertSameShape, type Image2D, image2d, type Label2D, label2d } from "./image2d.ts";
-import { colorJitter } from "./intensity.ts";
+import { colorJitter, intensityCurve, sampleCurve } from "./intensity.ts";
 import { addNormal, gaussianBlur } from "./smooth.ts";
 
 export interface Exemplar {
@@ -44,8 +48,10 @@ export interface SynthesisConfig {
    * an unlabelled background stay labelled 0, a label-noise source, so the exemplar dominates.
    */
   readonly backgroundProbability: number;
-  /** Probability that a class region is cut and pasted. Default 0.9. */
+  /** Probability that a region is cut and pasted. Default 0.9. */
   readonly pasteProbability: number;
+  /** What moves as one region: classes that touch (within 2 px) together, or each class. */
+  readonly pasteGroups: "touching" | "class";
   readonly pasteScale: readonly [number, number];
   readonly pasteRotationDeg: number;
   /** Paste shift range as a fraction of width/height. Default 0.15. */
@@ -62,6 +68,9 @@ export interface SynthesisConfig {
   readonly contrast: readonly [number, number];
   readonly gamma: readonly [number, number];
   readonly noiseStd: readonly [number, number];
+  /** Probability of a random intensity curve (transforms/intensity.ts) and its points. */
+  readonly curveProbability: number;
+  readonly curvePoints: number;
 }
 
 export const defaultSynthesisConfig: SynthesisConfig = {
@@ -69,6 +78,7 @@ export const defaultSynthesisConfig: SynthesisConfig = {
   elastic: {},
   backgroundProbability: 0.25,
   pasteProbability: 0.9,
+  pasteGroups: "touching",
   pasteScale: [0.8, 1.2],
   pasteRotationDeg: 15,
   pasteTranslate: 0.15,
@@ -80,10 +90,13 @@ export const defaultSynthesisConfig: SynthesisConfig = {
   contrast: [0.75, 1.25],
   gamma: [0.7, 1.5],
   noiseStd: [0, 0.03],
+  curveProbability: 0,
+  curvePoints: 5,
 };
 
 export interface PasteParams {
-  readonly cls: number;
+  /** The classes of the region (one, or a touching group). */
+  readonly classes: readonly number[];
   /** Transform about the region centroid, in the deformed exemplar's pixel grid. */
   readonly affine: AffineParams;
   readonly flip: boolean;
@@ -102,6 +115,7 @@ export interface SynthesisParams {
     readonly gamma: number;
     readonly noiseStd: number;
     readonly noiseSeed: number;
+    readonly curve?: readonly number[];
   };
 }
 
@@ -144,8 +158,12 @@ export function synthesizeSample(
   const fill = minOf(exImage.data);
   const deformed = warp(exImage, exLabel, field, { fill });
 
-  // 2. Which classes move, in which order, and onto which background.
-  const pasted = rPaste.shuffle(classesIn(exLabel).filter(() => rPaste.bool(c.pasteProbability)));
+  // 2. Which regions move, in which order, and onto which background.
+  const regions = c.pasteGroups === "touching"
+    ? touchingGroups(exLabel)
+    : classesIn(exLabel).map((k) => [k]);
+  const pastedRegions = rPaste.shuffle(regions.filter(() => rPaste.bool(c.pasteProbability)));
+  const pasted = pastedRegions.flat();
   const useOther = backgrounds.length > 0 && rBack.bool(c.backgroundProbability);
   const background = useOther ? rBack.int(0, backgrounds.length) : -1;
   let outImage: Float32Array, outLabel: Uint8Array;
@@ -185,8 +203,11 @@ export function synthesizeSample(
   const region = new Float32Array(w * h);
   const regionLabel = new Uint8Array(w * h);
   const pastes: PasteParams[] = [];
-  for (const cls of pasted) {
-    const centre = centroid(deformed.label.data, w, h, cls) ?? centroid(exLabel.data, w, h, cls)!;
+  for (const classes of pastedRegions) {
+    const inRegion = new Uint8Array(256);
+    for (const k of classes) inRegion[k] = 1;
+    const centre = centroid(deformed.label.data, w, h, inRegion) ??
+      centroid(exLabel.data, w, h, inRegion)!;
     const p: AffineParams = {
       scale: rPaste.uniform(c.pasteScale[0], c.pasteScale[1]),
       rotationDeg: rPaste.uniform(-c.pasteRotationDeg, c.pasteRotationDeg),
@@ -195,21 +216,21 @@ export function synthesizeSample(
     };
     const flip = rPaste.bool(c.pasteFlipProbability);
     const gain = rPaste.uniform(c.pasteGain[0], c.pasteGain[1]);
-    pastes.push({ cls, affine: p, flip, gain });
+    pastes.push({ classes, affine: p, flip, gain });
     // Forward: flip about the centroid, then scale/rotate/shift; pull back, then through `field`.
     const flipM = flip ? ([-1, 0, 2 * centre[0], 0, 1, 0] as const) : ([1, 0, 0, 0, 1, 0] as const);
     const forward = compose(RandomAffine.forward(p, w, h, centre[0], centre[1]), flipM);
     const toSource = chainAffineField(invert(forward), field);
-    for (let i = 0; i < w * h; i++) exMask[i] = exLabel.data[i] === cls ? 1 : 0;
+    for (let i = 0; i < w * h; i++) exMask[i] = inRegion[exLabel.data[i]];
     warp(exImage, exLabel, toSource, { fill, outImage: region, outLabel: regionLabel });
     warp(image2d(w, h, exMask), undefined, toSource, { fill: 0, outImage: alpha });
     gaussianBlur(alpha, w, h, c.seamSigma);
     for (let i = 0; i < w * h; i++) {
       const l = regionLabel[i];
       // The feather may carry the region's own surroundings (label 0), never other structures.
-      const a = l === cls || l === 0 ? alpha[i] : 0;
+      const a = inRegion[l] || l === 0 ? alpha[i] : 0;
       if (a > 0) outImage[i] += a * (gain * region[i] - outImage[i]);
-      if (l === cls) outLabel[i] = cls;
+      if (inRegion[l]) outLabel[i] = l;
     }
   }
 
@@ -222,7 +243,12 @@ export function synthesizeSample(
       gamma: Math.exp(rInt.uniform(lg[0], lg[1])),
       noiseStd: rInt.uniform(c.noiseStd[0], c.noiseStd[1]),
       noiseSeed: rInt.nextUint32(),
+      // Drawn last and only when enabled: samples without curves stay as they were.
+      ...(c.curveProbability > 0 && rInt.bool(c.curveProbability)
+        ? { curve: sampleCurve(rInt, c.curvePoints) }
+        : {}),
     };
+    if (intensity.curve) intensityCurve(outImage, intensity.curve);
     colorJitter(outImage, { brightness: 1, contrast: intensity.contrast, gamma: intensity.gamma });
     let lo = Infinity, hi = -Infinity;
     for (let i = 0; i < outImage.length; i++) {
@@ -280,16 +306,38 @@ function dilate(lab: Uint8Array, w: number, h: number, r: number): Uint8Array {
   return out;
 }
 
+/**
+ * Classes grouped by contact: two classes whose regions come within 2 px of each other belong
+ * to one group (transitively), so nested and touching structures keep their relation.
+ */
+export function touchingGroups(label: Label2D): number[][] {
+  const { width: w, height: h, data } = label;
+  const classes = classesIn(label);
+  const parent = new Map(classes.map((k) => [k, k]));
+  const find = (k: number): number => (parent.get(k) === k ? k : find(parent.get(k)!));
+  for (const k of classes) {
+    const near = dilate(data.map((v) => (v === k ? 1 : 0)), w, h, 2);
+    for (let i = 0; i < w * h; i++) {
+      const other = data[i];
+      if (near[i] && other !== 0 && other !== k) parent.set(find(other), find(k));
+    }
+  }
+  const groups = new Map<number, number[]>();
+  for (const k of classes) groups.set(find(k), [...(groups.get(find(k)) ?? []), k]);
+  return [...groups.values()];
+}
+
+/** Centroid of the pixels whose label is marked in `member` (a 256-entry lookup). */
 function centroid(
   lab: Uint8Array,
   w: number,
   h: number,
-  cls: number,
+  member: Uint8Array,
 ): [number, number] | undefined {
   let sx = 0, sy = 0, n = 0;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      if (lab[x + w * y] === cls) {
+      if (member[lab[x + w * y]]) {
         sx += x;
         sy += y;
         n++;

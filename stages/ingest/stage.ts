@@ -29,8 +29,8 @@ import { datasetName, discoverCases } from "../../io/dataset.ts";
 import {
   assignRoles,
   bindRoles,
-  largestForegroundSlice,
   loadRoledCase,
+  pickExemplarSlice,
   type RoleAssignment,
   RolesConfigError,
 } from "../../io/roles.ts";
@@ -101,7 +101,7 @@ function loadPhantom(data: Data, seed: number, index: number, role: Role): Inges
   if (role === "unlabelled") return base;
   if (role !== "exemplar") return { ...base, label: phantom.label };
   const slice = data.roles.exemplar!.slice;
-  const z = slice === "largest" ? largestForegroundSlice(phantom.label) : slice;
+  const z = typeof slice === "string" ? pickExemplarSlice(phantom.label, slice) : slice;
   return { ...base, exemplar: exemplarSlice(phantom.label, z, id) };
 }
 

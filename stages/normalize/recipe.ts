@@ -46,5 +46,6 @@ export function recipeOf(config: Config): NormalizeRecipe {
       : {}),
     ...(config.spacing ? { spacing: config.spacing } : {}),
     size: config.size,
+    ...(config.fit === "pad" ? { fit: "pad" as const } : {}),
   };
 }

@@ -1,8 +1,8 @@
 /**
  * synthesize (ELSNet): annotated samples made from the exemplar / labelled slices by a global
- * affine + elastic deformation, cut-and-paste of each labelled region with its own transform onto
- * the deformed exemplar or an unlabelled background, and an intensity change
- * (transforms/synthesis.ts). Sample i is drawn from rng.fork(i), so shards produce the same
+ * affine + elastic deformation, cut-and-paste of each labelled region (touching classes as one)
+ * with its own transform onto the deformed exemplar or an unlabelled background, and an
+ * intensity change (transforms/synthesis.ts). Sample i is drawn from rng.fork(i), so shards produce the same
  * samples as a single process.
  */
 import { Effect, Schema } from "effect";
@@ -20,7 +20,7 @@ const BACKGROUNDS = 64;
 
 export const synthesize = defineStage({
   name: "synthesize",
-  version: 4,
+  version: 5,
   needs: ["normalize"],
   shardable: true,
   select: (c) => ({ synthesize: c.synthesize, seed: c.seed }),
@@ -75,6 +75,7 @@ export const synthesize = defineStage({
           elastic: { alpha: config.elastic.alpha, sigma: config.elastic.sigma },
           backgroundProbability: config.backgroundProbability,
           pasteProbability: config.pasteProbability,
+          pasteGroups: config.pasteGroups,
           pasteScale: config.scale,
           pasteRotationDeg: config.rotateDegrees,
           pasteGain: config.gain,
@@ -82,6 +83,8 @@ export const synthesize = defineStage({
           contrast: config.intensity.contrast,
           gamma: config.intensity.gamma,
           noiseStd: config.intensity.noise,
+          curveProbability: config.intensity.curve,
+          curvePoints: config.intensity.curvePoints,
         });
         // One artifact per sample: the stage's outputs do not depend on the shard count.
         const artifact = `synthetic-${String(i).padStart(5, "0")}.bin`;

@@ -4,6 +4,7 @@ import {
   bindRoles,
   largestForegroundSlice,
   loadRoledCase,
+  pickExemplarSlice,
   RolesConfigError,
 } from "../../io/roles.ts";
 import { discoverCases } from "../../io/dataset.ts";
@@ -150,4 +151,24 @@ Deno.test("unlabelled h5 cases never read the label dataset", async () => {
   await assertRejects(() => loadRoledCase({ role: "labelled", spec }, { classes: 2 }), DataError);
   assertEquals(largestForegroundSlice({ ...v, data: new Uint8Array(24) }), 0);
   Deno.removeSync(root, { recursive: true });
+});
+
+Deno.test("pickExemplarSlice: largest, and central = the middle slice showing every class", () => {
+  // 9 slices: class 1 on z 1..7 (biggest at z 2), class 2 on z 3..6: every class on z 3..6.
+  const [nx, ny, nz] = [6, 5, 9];
+  const data = new Uint8Array(nx * ny * nz);
+  const paint = (z: number, k: number, n: number) => {
+    for (let i = 0, at = z * nx * ny; i < n; i++) if (!data[at + i]) data[at + i] = k;
+  };
+  for (let z = 1; z <= 7; z++) paint(z, 1, z === 2 ? 25 : 8);
+  for (let z = 3; z <= 6; z++) data[z * nx * ny + 29] = 2;
+  const label = { data, shape: [nx, ny, nz] as const, spacing: [1, 1, 1] as const, affine: [] };
+  assertEquals(pickExemplarSlice(label as never, "largest"), 2);
+  assertEquals(pickExemplarSlice(label as never, "central"), 4);
+  // No slice shows every class: the middle of those with any foreground.
+  data.fill(0);
+  paint(2, 1, 4);
+  paint(6, 2, 4);
+  paint(7, 1, 4);
+  assertEquals(pickExemplarSlice(label as never, "central"), 6);
 });

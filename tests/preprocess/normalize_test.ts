@@ -215,3 +215,55 @@ Deno.test("exemplar: only the annotated slice carries a label", () => {
   assertEquals(r.slices.length, 12);
   assertEquals(r.slices.filter((s) => s.label).map((s) => s.z), [6]);
 });
+
+Deno.test("fit pad: one voxel scale for every case; padded and cropped slices restore exactly", () => {
+  // Two cases of different fields of view hold the same structure: stretched to one size it
+  // changes scale, padded it keeps it.
+  const small = phantom(5, [40, 32, 6]), large = phantom(5, [80, 64, 6]);
+  const width = (slices: { label?: Uint8Array }[], W: number) => {
+    const l = slices[3].label!;
+    let n = 0;
+    for (let x = 0; x < W; x++) if (l[x + W * (l.length / W / 2 | 0)] !== 0) n++;
+    return n;
+  };
+  const recipe = (fit: "pad" | "stretch"): NormalizeRecipe => ({
+    intensity: { kind: "zscore" },
+    size: [56, 48],
+    fit,
+  });
+  const [ps, pl] = [small, large].map((c) => normalizeCase("c", c.image, c.label, recipe("pad")));
+  const [ss, sl] = [small, large].map((c) =>
+    normalizeCase("c", c.image, c.label, recipe("stretch"))
+  );
+  // The phantom's structure spans a fixed fraction of its field of view.
+  assertAlmostEquals(width(pl.slices, 56) / width(ps.slices, 56), 2, 0.1);
+  assertAlmostEquals(width(sl.slices, 56) / width(ss.slices, 56), 1, 0.1);
+  // 40 x 32 is padded (offset 8, 8) with the image minimum; 80 x 64 is cropped (offset -12, -8).
+  assertEquals(ps.transform.pad!.offset, [8, 8]);
+  assertEquals(pl.transform.pad!.offset, [-12, -8]);
+  const img = ps.slices[0].image;
+  assertEquals(img[0], ps.transform.pad!.fill);
+  assert(img.every((v) => v >= ps.transform.pad!.fill));
+  // Restored: the padded case exactly; the cropped one exactly inside the crop, 0 outside it.
+  const restore = (n: ReturnType<typeof normalizeCase>) =>
+    restoreToOriginal(n.transform, n.slices.map((s) => ({ z: s.z, label: s.label! }))).data;
+  assertEquals(Array.from(restore(ps)), Array.from(small.label.data));
+  const back = restore(pl);
+  let inside = 0;
+  for (let z = 0; z < 6; z++) {
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 80; x++) {
+        const i = x + 80 * (y + 64 * z);
+        const kept = x >= 12 && x < 68 && y >= 8 && y < 56;
+        assertEquals(back[i], kept ? large.label.data[i] : 0, `${x},${y},${z}`);
+        if (kept && back[i]) inside++;
+      }
+    }
+  }
+  assert(inside > 100, "the cropped case should keep its structure");
+  // The output affine maps output voxel (0, 0) to resampled voxel (-offset): world position.
+  const A = large.image.affine, O = pl.transform.output.affine;
+  for (let r = 0; r < 3; r++) {
+    assertAlmostEquals(O[r * 4 + 3], A[r * 4] * 12 + A[r * 4 + 1] * 8 + A[r * 4 + 3], 1e-9);
+  }
+});

@@ -5,9 +5,11 @@ import {
   colorJitter,
   defaultStrongConfig,
   fillBox,
+  intensityCurve,
   pasteBox,
   RandomStrong,
   sampleBox,
+  sampleCurve,
 } from "../../transforms/intensity.ts";
 import { addNormal, gaussianBlur, normalQuantile } from "../../transforms/smooth.ts";
 import { equalArrays, hasNaN, labelledPair } from "./_helpers.ts";
@@ -156,4 +158,37 @@ Deno.test("strong view: deterministic from its record, changes the image, not th
     for (let x = box.x; x < box.x + box.w; x++) assert.equal(a.data[x + 64 * y], v);
   }
   assert.throws(() => RandomStrong.apply(p, image2d(64, 64, image.data.slice())), RangeError);
+});
+
+Deno.test("intensity curve: identity and reversal, range kept; strong views draw it at its probability", () => {
+  const d = ramp(1001);
+  const same = d.slice();
+  intensityCurve(same, [0, 0.25, 0.5, 0.75, 1]);
+  for (let i = 0; i < d.length; i++) assert.ok(Math.abs(same[i] - d[i]) < 1e-5);
+  const reversed = d.slice();
+  intensityCurve(reversed, [1, 0]);
+  for (let i = 0; i < d.length; i++) assert.ok(Math.abs(reversed[i] - -d[i]) < 1e-5);
+  // A peaked curve: the middle of the range becomes the brightest, both ends dark.
+  const peaked = d.slice();
+  intensityCurve(peaked, [0, 1, 0]);
+  assert.ok(peaked[500] > 2.99 && peaked[0] < -2.99 && peaked[1000] < -2.99);
+  const [lo, hi] = minMax(peaked);
+  assert.ok(lo >= -3 - 1e-6 && hi <= 3 + 1e-6);
+  const rng = new Rng(4);
+  const curve = sampleCurve(rng, 5);
+  assert.equal(curve.length, 5);
+  assert.ok(curve.every((v) => v >= 0 && v < 1));
+  const count = (p: number) => {
+    const t = new RandomStrong({ curveProbability: p });
+    let n = 0;
+    for (let i = 0; i < 400; i++) if (t.sample(new Rng(i), 32, 32).curve) n++;
+    return n;
+  };
+  assert.equal(count(0), 0);
+  const half = count(0.5);
+  assert.ok(half > 160 && half < 240, `${half} of 400`);
+  // Off, the other parameters are drawn exactly as before the curve existed.
+  const off = new RandomStrong({ curveProbability: 0 }).sample(new Rng(9), 32, 32);
+  const without = new RandomStrong().sample(new Rng(9), 32, 32);
+  assert.deepEqual(off, without);
 });

@@ -7,6 +7,7 @@ import {
   inpaint,
   synthesizeMany,
   synthesizeSample,
+  touchingGroups,
 } from "../../transforms/synthesis.ts";
 import { consistency, equalArrays, hasNaN, labelledPair, smooth } from "./_helpers.ts";
 
@@ -46,16 +47,19 @@ Deno.test("synthesis: painter's order, only exemplar classes, pasted classes pre
   const bgs = [2, 3].map((s) => sliceOf(makePhantom2D({ seed: s, size: 96 }).image));
   let unlabelledBg = 0, hidden = 0;
   for (let seed = 0; seed < 20; seed++) {
-    const s = synthesizeSample(exemplar, bgs, new Rng(seed), { pasteProbability: 1 });
+    const s = synthesizeSample(exemplar, bgs, new Rng(seed), {
+      pasteProbability: 1,
+      pasteGroups: "class",
+    });
     assert.equal(s.image.width, 96);
     assert.ok(s.label.data instanceof Uint8Array && s.image.data instanceof Float32Array);
     const present = classesIn(s.label);
     for (const c of present) assert.ok([1, 2, 3].includes(c));
-    assert.deepEqual(s.params.pastes.map((p) => p.cls).sort(), [1, 2, 3]);
+    assert.deepEqual(s.params.pastes.map((p) => p.classes).sort(), [[1], [2], [3]]);
     // Painter's order: the last pasted class is on top, so it is always visible; an earlier
     // one may be hidden completely now and then.
     const last = s.params.pastes[s.params.pastes.length - 1];
-    assert.ok(present.includes(last.cls));
+    assert.ok(present.includes(last.classes[0]));
     hidden += 3 - present.length;
     if (s.params.background >= 0) unlabelledBg++;
     assert.ok(!hasNaN(s.image.data));
@@ -167,4 +171,81 @@ Deno.test("synthesis rejects mismatched shapes", () => {
   assert.throws(() =>
     synthesizeSample({ image: exemplar.image, label: labelledPair(3, 32).label }, [], new Rng(1))
   );
+});
+
+/** A heart-like exemplar: LV (3) disk inside a Myo (2) ring, the RV (1) touching the ring. */
+function heartExemplar(size = 80) {
+  const image = new Float32Array(size * size), label = new Uint8Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const r = Math.hypot(x - 44, y - 40);
+      const rv = Math.hypot((x - 26) / 1.3, y - 40) < 8 && r >= 12;
+      const k = r < 8 ? 3 : r < 12 ? 2 : rv ? 1 : 0;
+      label[x + size * y] = k;
+      image[x + size * y] = [0.2, 0.8, 0.4, 0.9][k] + 0.02 * smooth(x, y);
+    }
+  }
+  return { image: image2d(size, size, image), label: { width: size, height: size, data: label } };
+}
+
+/** Pixels of class `inner` with a 4-neighbour outside {inner, ring}: the ring is broken there. */
+function leaks(label: Uint8Array, size: number, inner: number, ring: number): number {
+  let n = 0;
+  for (let y = 1; y < size - 1; y++) {
+    for (let x = 1; x < size - 1; x++) {
+      if (label[x + size * y] !== inner) continue;
+      for (const d of [-1, 1, -size, size]) {
+        const v = label[x + size * y + d];
+        if (v !== inner && v !== ring) n++;
+      }
+    }
+  }
+  return n;
+}
+
+Deno.test("synthesis: touching classes move as one region (the ring keeps surrounding its cavity)", () => {
+  const exemplar = heartExemplar();
+  assert.deepEqual(touchingGroups(exemplar.label), [[1, 2, 3]]);
+  let brokenTouching = 0, brokenPerClass = 0;
+  for (let seed = 0; seed < 20; seed++) {
+    const options = { ...geometryOnly, pasteProbability: 1, backgroundProbability: 0 };
+    const group = synthesizeSample(exemplar, [], new Rng(seed), options);
+    assert.deepEqual(group.params.pastes.map((p) => [...p.classes]), [[1, 2, 3]]);
+    if (leaks(group.label.data, 80, 3, 2) > 0) brokenTouching++;
+    const apart = synthesizeSample(exemplar, [], new Rng(seed), {
+      ...options,
+      pasteGroups: "class",
+    });
+    assert.equal(apart.params.pastes.length, 3);
+    if (leaks(apart.label.data, 80, 3, 2) > 0) brokenPerClass++;
+  }
+  assert.equal(brokenTouching, 0, `${brokenTouching} of 20 grouped samples broke the ring`);
+  assert.ok(brokenPerClass >= 10, `only ${brokenPerClass} of 20 per-class samples broke it`);
+  // Classes that do not touch stay separate regions.
+  const two = heartExemplar();
+  const far = two.label.data.map((v) => (v === 1 ? 0 : v));
+  for (let y = 5; y < 12; y++) for (let x = 5; x < 12; x++) far[x + 80 * y] = 1;
+  assert.deepEqual(touchingGroups({ ...two.label, data: far }), [[1], [2, 3]]);
+});
+
+Deno.test("synthesis: random intensity curves reorder tissue intensities, never the labels", () => {
+  const exemplar = heartExemplar();
+  const classMean = (img: Float32Array, lab: Uint8Array, k: number) => {
+    let s = 0, n = 0;
+    for (let i = 0; i < lab.length; i++) if (lab[i] === k) [s, n] = [s + img[i], n + 1];
+    return s / n;
+  };
+  let reordered = 0;
+  for (let seed = 0; seed < 20; seed++) {
+    const base = { ...geometryOnly, intensityProbability: 1, noiseStd: [0, 0] as const };
+    const on = synthesizeSample(exemplar, [], new Rng(seed), { ...base, curveProbability: 1 });
+    const off = synthesizeSample(exemplar, [], new Rng(seed), base);
+    assert.ok(equalArrays(on.label.data, off.label.data));
+    assert.equal(on.params.intensity!.curve!.length, 5);
+    assert.equal(off.params.intensity!.curve, undefined);
+    // The exemplar's LV (0.9) is brighter than its myocardium (0.4); curves often reverse it.
+    const lv = classMean(on.image.data, on.label.data, 3);
+    if (lv < classMean(on.image.data, on.label.data, 2)) reordered++;
+  }
+  assert.ok(reordered >= 4 && reordered <= 16, `${reordered} of 20 reordered`);
 });
