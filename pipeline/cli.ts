@@ -21,6 +21,7 @@ import { PLAN_TARGETS } from "./plan/common.ts";
 import { printRunSummary } from "./summary.ts";
 import { metricsCommand } from "./commands/metrics.ts";
 import { makePredictCommand } from "./commands/predict.ts";
+import { makeAnnotateCommand } from "./commands/annotate.ts";
 
 /** Set by main.ts; aborted on SIGTERM/SIGINT. */
 export const shutdown = new AbortController();
@@ -261,5 +262,6 @@ export const pipelineCommand = Command.make("pipeline").pipe(
     plan,
     makePredictCommand(shutdown.signal),
     metricsCommand,
+    makeAnnotateCommand(shutdown.signal),
   ]),
 );
