@@ -18,7 +18,7 @@ export interface CaseMeta {
   readonly range: readonly [number, number];
   /** Initial window: the 1st and 99th percentiles. */
   readonly window: readonly [number, number];
-  /** The slice with the most structure (annotate/suggest.ts). */
+  /** The slice to annotate first (annotate/suggest.ts). */
   readonly suggested: number;
 }
 

@@ -1,8 +1,8 @@
 /**
- * Which slice to annotate first: the z-slice with the most structure, i.e. the largest total
- * variation (sum of |dx| + |dy|) of the image clipped to its 1st-99th percentile window. Clipping
- * keeps a few hot voxels or a bright artefact from winning; an empty slice at the volume's edge
- * has almost none, a slice through the organs the most.
+ * Which slice to annotate first, before any label exists: the middle one of the slices that hold
+ * the scan (not constant padding). Structures worth annotating are usually central in the field
+ * of view; on LA, ACDC and phantom volumes the middle slice showed more of the target than the
+ * slice with the most edge energy (total variation), which tends to pick noisy or edge slices.
  */
 import type { Volume } from "../io/volume.ts";
 
@@ -16,24 +16,18 @@ export function quantiles(data: Float32Array, qs: readonly number[]): number[] {
   return qs.map((q) => sorted[Math.min(n - 1, Math.max(0, Math.round(q * (n - 1))))] ?? 0);
 }
 
-/** The z index with the largest clipped total variation (the first such on ties). */
+/** The middle slice of those whose intensity varies by more than 1% of the volume's range. */
 export function suggestSlice(image: Volume): number {
   const [nx, ny, nz] = image.shape;
   const [lo, hi] = quantiles(image.data, [0.01, 0.99]);
-  const clip = (v: number) => (v < lo ? lo : v > hi ? hi : v);
-  let best = 0, bestScore = -1;
+  const floor = 0.01 * (hi - lo);
+  const filled: number[] = [];
   for (let z = 0; z < nz; z++) {
-    const off = z * nx * ny;
-    let score = 0;
-    for (let y = 0; y < ny; y++) {
-      for (let x = 0; x < nx; x++) {
-        const i = off + x + nx * y;
-        const v = clip(image.data[i]);
-        if (x + 1 < nx) score += Math.abs(clip(image.data[i + 1]) - v);
-        if (y + 1 < ny) score += Math.abs(clip(image.data[i + nx]) - v);
-      }
-    }
-    if (score > bestScore) [best, bestScore] = [z, score];
+    const slice = image.data.subarray(z * nx * ny, (z + 1) * nx * ny);
+    let sum = 0, sq = 0;
+    for (const v of slice) [sum, sq] = [sum + v, sq + v * v];
+    const mean = sum / slice.length;
+    if (Math.sqrt(Math.max(0, sq / slice.length - mean * mean)) > floor) filled.push(z);
   }
-  return best;
+  return filled.length ? filled[(filled.length - 1) >> 1] : (nz - 1) >> 1;
 }
