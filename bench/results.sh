@@ -36,14 +36,14 @@ cases = {name: [{"case": r["caseId"], "split": split[r["caseId"]],
                  "dice": {c: v["dice"] for c, v in r["metrics"]["classes"].items()},
                  "hd95": {c: v["hd95"] for c, v in r["metrics"]["classes"].items()},
                  "empty": r["metrics"].get("empty", {})}
-                for r in m["cases"][name]] for name in ("a", "b")}
+                for r in m["cases"][name]] for name in ("a", "b", "pair") if name in m["cases"]}
 print(json.dumps({"config": config, "tag": tag, "method": method, "seed": int(seed),
                   "classes": m["classes"], "wall": wall, "rss_mib": round(rss),
                   "command": "deno task pipeline " + command, "cases": cases}), flush=True)
 PY
     tail -1 "$out" | python3 -c "
 import json,sys; r=json.loads(sys.stdin.read())
-for n in ('a','b'):
+for n in r['cases']:
   for s in ('validation','test'):
     d=[sum(c['dice'].values())/len(c['dice']) for c in r['cases'][n] if c['split']==s]
     print(f\"{r['method']} seed {r['seed']} {n} {s}: mean Dice {100*sum(d)/max(1,len(d)):.2f}\", end='; ')

@@ -2,6 +2,8 @@
  * Inference: the eval-mode forward graph (BatchNorm with running statistics, no dropout) with
  * a dynamic batch axis. `exportOnnx` bakes the weights in (the deployable model);
  * `Predictor` feeds the live weights, so one session serves validation during training.
+ * Either takes one model or an ensemble (a trained pair): the ensemble's probabilities are the
+ * mean of its members' softmax, in the same graph.
  */
 import { Graph } from "./graph.ts";
 import { forward, ModelContext, type SegmentationModel } from "./models/context.ts";
@@ -19,45 +21,77 @@ export interface EvalGraphOptions {
   outputs?: PredictOutput[];
 }
 
+/** One model, or an ensemble whose probabilities are the mean of its members'. */
+export type EvalModels = SegmentationModel | readonly SegmentationModel[];
+
+const members = (m: EvalModels): readonly SegmentationModel[] =>
+  "store" in m ? [m as SegmentationModel] : m as readonly SegmentationModel[];
+
+/** Graph-input prefix of ensemble member i ("" for a single model). */
+const memberPrefix = (i: number, count: number) => (count > 1 ? `m${i}/` : "");
+
 function buildEvalGraph(
-  model: SegmentationModel,
+  models: EvalModels,
   o: EvalGraphOptions,
   paramSource: "input" | "constant",
 ) {
-  if (o.spatial.length !== model.spatialDims) {
-    throw new Error(`${model.kind} takes ${model.spatialDims}-D input, got spatial [${o.spatial}]`);
+  const list = members(models), first = list[0];
+  for (const model of list) {
+    if (o.spatial.length !== model.spatialDims) {
+      throw new Error(
+        `${model.kind} takes ${model.spatialDims}-D input, got spatial [${o.spatial}]`,
+      );
+    }
   }
-  const g = new Graph(`${model.kind}_eval`);
-  const batch = o.batch === undefined || o.batch === "dynamic" ? "batch" : o.batch;
-  const x = g.input("image", [batch, model.inChannels, ...o.spatial]);
-  const ctx = new ModelContext(g, model.store, { paramSource });
-  const { logits } = forward(model, ctx, x, { mode: "eval" });
   const outs = o.outputs ?? ["probs"];
-  if (outs.includes("logits")) g.output("logits", logits);
-  if (outs.includes("probs")) g.output("probs", op.softmax(logits, 1));
-  return { g, ctx };
+  if (list.length > 1 && outs.includes("logits")) {
+    throw new Error("an ensemble outputs probabilities only (the mean of its members')");
+  }
+  const g = new Graph(`${first.kind}_eval`);
+  const batch = o.batch === undefined || o.batch === "dynamic" ? "batch" : o.batch;
+  const x = g.input("image", [batch, first.inChannels, ...o.spatial]);
+  let sum: ReturnType<typeof op.softmax> | undefined, logits;
+  for (const [i, model] of list.entries()) {
+    const prefix = memberPrefix(i, list.length);
+    const ctx = new ModelContext(g, model.store, { paramSource, prefix });
+    logits = forward(model, ctx, x, { mode: "eval" }).logits;
+    const p = op.softmax(logits, 1);
+    sum = sum ? op.add(sum, p) : p;
+  }
+  if (outs.includes("logits")) g.output("logits", logits!);
+  if (outs.includes("probs")) {
+    g.output("probs", list.length > 1 ? op.mul(sum!, 1 / list.length) : sum!);
+  }
+  return { g };
 }
 
 /** The deployable ONNX model: eval mode, weights as initializers, dynamic batch by default. */
 export function exportOnnx(
-  model: SegmentationModel,
+  models: EvalModels,
   o: EvalGraphOptions & { metadata?: Record<string, string> },
 ): Uint8Array {
-  const { g } = buildEvalGraph(model, o, "constant");
-  const metadata = { "duet.model": JSON.stringify(model.config()), ...o.metadata };
-  return g.toOnnx({ metadata, docString: `Duet ${model.kind} (eval mode)` });
+  const list = members(models);
+  const { g } = buildEvalGraph(models, o, "constant");
+  // An ensemble reads as its first member (kind, channels, classes) plus every member's config.
+  const config = list.length > 1
+    ? { ...list[0].config(), ensemble: list.map((m) => m.config()) }
+    : list[0].config();
+  const metadata = { "duet.model": JSON.stringify(config), ...o.metadata };
+  const what = list.length > 1 ? `ensemble of ${list.length} ${list[0].kind}` : list[0].kind;
+  return g.toOnnx({ metadata, docString: `Duet ${what} (eval mode)` });
 }
 
 /**
  * Feeds for a graph's parameter and buffer inputs: tensors over the model's own arrays, so every
  * run reads the current weights without a copy.
  */
-export function weightFeeds(g: Graph, store: ParamStore): Record<string, ort.Tensor> {
+export function weightFeeds(g: Graph, store: ParamStore, prefix = ""): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const t of g.inputs) {
     const role = g.roles.get(t)?.kind;
-    if (role !== "param" && role !== "state") continue;
-    const view = role === "param" ? store.params.view(t.name) : store.buffers.view(t.name);
+    if ((role !== "param" && role !== "state") || !t.name.startsWith(prefix)) continue;
+    const name = t.name.slice(prefix.length);
+    const view = role === "param" ? store.params.view(name) : store.buffers.view(name);
     feeds[t.name] = new ort.Tensor("float32", view, t.staticShape);
   }
   return feeds;
@@ -72,13 +106,18 @@ export class Predictor {
     private readonly inputShape: readonly number[],
   ) {}
 
+  /** An ensemble's `model` is its first member (class and channel counts are shared). */
   static async create(
-    model: SegmentationModel,
+    models: EvalModels,
     o: EvalGraphOptions & { session?: SessionOptions },
   ): Promise<Predictor> {
-    const { g } = buildEvalGraph(model, o, "input");
+    const list = members(models), model = list[0];
+    const { g } = buildEvalGraph(models, o, "input");
     const session = await Session.create(g.toOnnx(), o.session);
-    const weights = weightFeeds(g, model.store);
+    const weights = Object.assign(
+      {},
+      ...list.map((m, i) => weightFeeds(g, m.store, memberPrefix(i, list.length))),
+    );
     return new Predictor(model, session, weights, [model.inChannels, ...o.spatial]);
   }
 

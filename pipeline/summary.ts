@@ -32,7 +32,7 @@ export const printRunSummary = (env: RunEnv) =>
         }
         for (const { model, gain } of baselineGains(models)) {
           lines.push(
-            `  model ${model} is ${(100 * Math.abs(gain)).toFixed(1)} Dice points ${
+            `  ${displayName(model)} is ${(100 * Math.abs(gain)).toFixed(1)} Dice points ${
               gain >= 0 ? "above" : "below"
             } its supervised baseline`,
           );

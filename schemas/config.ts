@@ -200,8 +200,9 @@ export const EvaluateConfig = Schema.Struct({
 
 export const ExportConfig = Schema.Struct({
   opset: Schema.Int.check(Schema.isGreaterThanOrEqualTo(17)),
-  /** Which of the two trained models to export. */
-  model: Schema.Literals(["a", "b"]),
+  /** Which of the two trained models to export, or "pair": both, their probabilities averaged
+   * in one graph. */
+  model: Schema.Literals(["a", "b", "pair"]),
 });
 
 export const Config = Schema.Struct({

@@ -144,9 +144,12 @@ export function overlayPanels(
 
 const isBaseline = (model: string) => model.startsWith("baseline");
 
-/** evaluate's model keys as people read them: "a" → "model a", "baseline a" → "baseline a (supervised)". */
+/**
+ * evaluate's model keys as people read them: "a" → "model a", "pair" → "pair a+b" (the two
+ * models' probabilities averaged), "baseline a" → "baseline a (supervised)".
+ */
 export const displayName = (key: string) =>
-  isBaseline(key) ? `${key} (supervised)` : `model ${key}`;
+  isBaseline(key) ? `${key} (supervised)` : key === "pair" ? "pair a+b" : `model ${key}`;
 
 /**
  * Mean foreground Dice of each model of the pair minus its supervised baseline's ("a" minus
@@ -157,7 +160,7 @@ export function baselineGains(models: EvaluateOutput["models"]): { model: string
     const d = Object.values(models[key].dice);
     return d.reduce((a, s) => a + s.mean, 0) / d.length;
   };
-  return ["a", "b"].filter((k) => models[k] && models[`baseline ${k}`]).map((model) => ({
+  return ["a", "b", "pair"].filter((k) => models[k] && models[`baseline ${k}`]).map((model) => ({
     model,
     gain: mean(model) - mean(`baseline ${model}`),
   }));

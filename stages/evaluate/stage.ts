@@ -78,13 +78,24 @@ export const evaluate = defineStage({
           : []),
       ];
       const size = normalizedCases(norm)[0].params.size;
+      // Each model of a pair, and the pair itself (their probabilities averaged: "pair").
       for (const { prefix, upstream, names } of sources) {
-        for (const [k, artifact] of names.entries()) {
-          const { model } = decodeModel(yield* upstream.read(artifact));
+        const members = [];
+        for (const artifact of names) {
+          members.push(decodeModel(yield* upstream.read(artifact)).model);
+        }
+        const named = [
+          ...members.map((m, k) => [prefix + "ab"[k], m] as const),
+          [
+            prefix + "pair",
+            members,
+          ] as const,
+        ];
+        for (const [name, model] of named) {
           const predictor = yield* Effect.promise(() =>
             Predictor.create(model, { spatial: [size[1], size[0]] })
           );
-          models.push({ name: prefix + "ab"[k], model: predictor });
+          models.push({ name, model: predictor });
         }
       }
       const originals = new Map(
@@ -202,7 +213,7 @@ export const evaluate = defineStage({
           ...Object.entries(splits).flatMap(([split, { models }]) =>
             baselineGains(models).map(({ model, gain }) =>
               [
-                `model ${model} vs supervised baseline, ${split}`,
+                `${displayName(model)} vs supervised baseline, ${split}`,
                 `${gain >= 0 ? "+" : ""}${(100 * gain).toFixed(1)} Dice points`,
               ] as const
             )

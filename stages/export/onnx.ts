@@ -56,8 +56,15 @@ export interface SegmentationInfo {
   readonly extra?: Readonly<Record<string, string>>;
 }
 
-/** ONNX bytes of a trained U-Net with Duet's metadata (see the module comment). */
-export function exportSegmentation(model: UNet, info: SegmentationInfo): Uint8Array {
+/**
+ * ONNX bytes of a trained U-Net, or of a pair whose probabilities are averaged in the graph,
+ * with Duet's metadata (see the module comment).
+ */
+export function exportSegmentation(
+  models: UNet | readonly UNet[],
+  info: SegmentationInfo,
+): Uint8Array {
+  const model = "store" in models ? models as UNet : (models as readonly UNet[])[0];
   if (info.opset !== undefined && info.opset !== EXPORT_OPSET) {
     throw new RangeError(
       `export.opset ${info.opset}: the ONNX writer emits opset ${EXPORT_OPSET} (set export.opset to 17)`,
@@ -70,7 +77,7 @@ export function exportSegmentation(model: UNet, info: SegmentationInfo): Uint8Ar
   }
   const [w, h] = info.inputSize;
   const outputs = [...(info.outputs ?? ["probs"])];
-  return withGraphDigest(exportOnnx(model, {
+  return withGraphDigest(exportOnnx(models, {
     spatial: [h, w],
     outputs,
     metadata: {

@@ -4,8 +4,7 @@
  * the engine's live-weight Predictor; the largest absolute difference between their softmax
  * probabilities.
  */
-import type { UNet } from "../../engine/models/unet.ts";
-import { Predictor } from "../../engine/predict.ts";
+import { type EvalModels, Predictor } from "../../engine/predict.ts";
 import { type Device, ort, Session } from "../../engine/session.ts";
 
 export interface ParityResult {
@@ -13,7 +12,7 @@ export interface ParityResult {
   readonly maxAbsDiff: number;
 }
 
-/** Both sessions over one model; `check` slice stacks, read `result`, then `release`. */
+/** Both sessions over one model (or pair); `check` slice stacks, read `result`, then `release`. */
 export class ParityChecker {
   private worst = 0;
   private count = 0;
@@ -26,7 +25,7 @@ export class ParityChecker {
   ) {}
 
   static async create(
-    model: UNet,
+    model: EvalModels,
     onnx: Uint8Array,
     size: readonly [number, number],
     options: { batch?: number; device?: Device } = {},

@@ -1,7 +1,7 @@
 /**
- * export: the model chosen by `export.model` as `model.onnx` (stages/export/onnx.ts: eval-mode
- * forward graph, weights baked in, dynamic batch, opset 17, duet.* metadata with the normalize
- * recipe, input size and config digest). Before committing, the exported file is checked against
+ * export: the model chosen by `export.model` (a, b, or the pair averaged in one graph) as
+ * `model.onnx` (stages/export/onnx.ts: eval-mode forward graph, weights baked in, dynamic batch,
+ * opset 17, duet.* metadata with the normalize recipe, input size and config digest). Before committing, the exported file is checked against
  * the training engine on the validation cases (max abs difference of the probabilities < 1e-5;
  * else the stage fails), and it segments every validation and test case exactly as `predict`
  * would, writing `mask-<ID>.nii.gz` on the case's original grid with its affine.
@@ -25,6 +25,7 @@ import { recipeOf } from "../normalize/recipe.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
 import { finalModels } from "../final_models.ts";
 import { decodeModel } from "../train/model.ts";
+import type { UNet } from "../../engine/models/unet.ts";
 import { DUET_FORMAT, exportSegmentation, parseDuetModel } from "./onnx.ts";
 import { ParityChecker } from "./parity.ts";
 import { Segmenter } from "./segment.ts";
@@ -61,9 +62,11 @@ export const exportModel = defineStage({
     Effect.gen(function* () {
       const summary = ctx.input("train").summaries[0] as TrainOutput;
       const pair = finalModels(ctx);
-      const { model } = decodeModel(
-        yield* pair.upstream.read(pair.names[config.model === "a" ? 0 : 1]),
-      );
+      const members: UNet[] = [];
+      for (const k of config.model === "pair" ? [0, 1] : [config.model === "a" ? 0 : 1]) {
+        members.push(decodeModel(yield* pair.upstream.read(pair.names[k])).model);
+      }
+      const model = members.length > 1 ? members : members[0];
       const norm = ctx.input("normalize");
       const cases = normalizedCases(norm);
       if (cases.length === 0) {

@@ -117,3 +117,29 @@ Deno.test("eval mode folds BatchNorm into the convolution without changing the r
   );
   await s.release();
 });
+
+Deno.test("a pair: one graph whose probabilities are the mean of its members', live and exported", async () => {
+  const [a, b] = [3, 4].map((seed) => {
+    const m = new UNet({ numClasses: 3, channels: [4, 8], up: "transpose" }, new Rng(seed));
+    m.store.buffers.data.forEach((_, i, d) => (d[i] = 0.4 + ((i * seed) % 5) * 0.1));
+    return m;
+  });
+  b.store.params.data.forEach((v, i, d) => (d[i] = v * 1.7 + 0.01 * (i % 3)));
+  const opts = { spatial: [16, 16], session: { threads: 1 } };
+  const [pa, pb, pair] = await Promise.all([a, b, [a, b]].map((m) => Predictor.create(m, opts)));
+  const x = new Float32Array(2 * 256).map((_, i) => Math.sin(i / 3));
+  const [ya, yb, yp] = await Promise.all(
+    [pa, pb, pair].map(async (p) => (await p.run(x, 2)).probs),
+  );
+  const mean = ya.map((v, i) => (v + yb[i]) / 2);
+  assert(relErr(yp, mean) < 1e-6, "pair != mean of members");
+  assert(relErr(ya, yb) > 1e-2, "the members should differ");
+  const sess = await Session.create(exportOnnx([a, b], { spatial: [16, 16] }), { threads: 1 });
+  const out = await sess.run({ image: new ort.Tensor("float32", x, [2, 1, 16, 16]) });
+  assert(relErr(out.probs.data as Float32Array, mean) < 1e-6, "exported pair != mean of members");
+  // Live weights: changing member b changes the pair.
+  b.store.params.data.fill(0);
+  assert(relErr((await pair.run(x, 2)).probs, mean) > 1e-3, "pair ignores b's live weights");
+  for (const p of [pa, pb, pair]) await p.release();
+  await sess.release();
+});

@@ -27,7 +27,7 @@ export interface Screenshot {
   readonly ms: number;
 }
 
-/** Renders `html` at 1200x2000; throws with Chromium's stderr when it fails. */
+/** Renders `html` at 1200x3200; throws with Chromium's stderr when it fails. */
 export async function screenshot(html: string, timeoutMs: number): Promise<Screenshot> {
   const dir = await Deno.makeTempDir({ prefix: "duet-report-" });
   try {
@@ -47,7 +47,7 @@ export async function screenshot(html: string, timeoutMs: number): Promise<Scree
         "--hide-scrollbars",
         `--user-data-dir=${dir}/profile`,
         `--screenshot=${shot}`,
-        "--window-size=1200,2000",
+        "--window-size=1200,3200",
         `file://${page}`,
       ],
       stdout: "piped",

@@ -45,7 +45,7 @@ Deno.test({
     const shot = await screenshot(renderReport(syntheticReport()), 60_000);
     console.log(`chromium screenshot: ${shot.ms.toFixed(0)} ms`);
     assert.equal(shot.width, 1200);
-    assert.equal(shot.height, 2000);
+    assert.equal(shot.height, 3200);
     const pixels = shot.width * shot.height;
     assert.ok(shot.nonWhite > 0.05 * pixels, `only ${shot.nonWhite} non-white pixels`);
     assert.ok(shot.colours > 200, `only ${shot.colours} distinct colours`);

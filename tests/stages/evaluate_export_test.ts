@@ -131,7 +131,14 @@ Deno.test("evaluate stage: self-contained report.html that renders in headless C
     assert(html.includes(text), text);
   }
   const metrics = JSON.parse(new TextDecoder().decode(await evaluation.read(out.json)));
-  assertEquals(Object.keys(metrics.models).sort(), ["a", "b", "baseline a", "baseline b"]);
+  assertEquals(Object.keys(metrics.models).sort(), [
+    "a",
+    "b",
+    "baseline a",
+    "baseline b",
+    "baseline pair",
+    "pair",
+  ]);
   // The report's gains, per split, are the differences of the models' mean Dice over classes.
   assertEquals(Object.keys(out.splits).sort(), ["test", "validation"]);
   for (const [split, { cases, models }] of Object.entries(out.splits)) {
