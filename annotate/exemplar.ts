@@ -88,7 +88,8 @@ const objectAt = (o: JsonObject, key: string): JsonObject => {
 /**
  * `raw` with the data source and the exemplar set; other fields untouched, except that roles the
  * user never set get values for this dataset instead of the defaults' phantom IDs: validation =
- * the cases with a label (the exemplar's excepted), test = none.
+ * the first cases with a label (not the exemplar), at most a fifth of all cases so that a fully
+ * labelled dataset keeps most cases for training (as unlabelled), test = none.
  */
 export function withExemplar(
   raw: JsonObject,
@@ -98,7 +99,8 @@ export function withExemplar(
 ): JsonObject {
   const data = objectAt(raw, "data");
   const roles = objectAt(data, "roles");
-  const validation = specs.filter((s) => s.labelPath && s.id !== exemplar.case).map((s) => s.id);
+  const validation = specs.filter((s) => s.labelPath && s.id !== exemplar.case).map((s) => s.id)
+    .slice(0, Math.max(1, Math.floor(specs.length / 5)));
   return {
     ...raw,
     data: {

@@ -226,7 +226,9 @@ function renderCaseList() {
     const li = document.createElement("li");
     li.dataset.id = c.id;
     li.classList.toggle("on", c.id === state.caseId);
+    li.title = c.id;
     const name = document.createElement("span");
+    name.className = "name";
     name.textContent = c.id;
     li.append(name);
     const badge = (text, cls = "") => {
@@ -286,6 +288,7 @@ async function openCase(id) {
     }
     setWindow(meta.window[0], meta.window[1]);
     $("case-title").textContent = `${id}  ${nx}×${ny}×${nz}`;
+    $("case-title").title = $("case-title").textContent;
     let z = meta.suggested;
     const ex = state.session.exemplar;
     if (ex && ex.case === id && !state.paint.get(id)?.has(ex.slice)) {

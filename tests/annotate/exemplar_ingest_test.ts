@@ -12,7 +12,7 @@ import { writeHdf5 } from "../../io/hdf5.ts";
 import { readNifti, writeNifti } from "../../io/nifti.ts";
 import { discoverCases } from "../../io/dataset.ts";
 import { identityAffine } from "../../io/volume.ts";
-import { LIST_NAME, saveExemplar } from "../../annotate/exemplar.ts";
+import { LIST_NAME, saveExemplar, withExemplar } from "../../annotate/exemplar.ts";
 import { loadConfig } from "../../pipeline/config.ts";
 import { makeMemoryReporter } from "../../pipeline/progress.ts";
 import { failureOf, resolveStage, type RunEnv } from "../../pipeline/runner.ts";
@@ -132,4 +132,35 @@ Deno.test("annotate's saved exemplar on .h5 scans is what ingest stores; only it
   assert(line.includes(saved.label) && line.includes("exemplar slice 3"), line);
   assert(line.includes("value 7"), line);
   Deno.removeSync(root, { recursive: true });
+});
+
+Deno.test("a new config's roles: a fifth of the cases at most for validation, the user's kept", () => {
+  const specs = Array.from({ length: 10 }, (_, i) => ({
+    id: `c${i}`,
+    format: "nifti" as const,
+    imagePath: `/d/c${i}.nii.gz`,
+    ...(i % 4 === 3 ? {} : { labelPath: `/d/c${i}_label.nii.gz` }),
+  }));
+  const exemplar = { case: "c1", slice: 2 };
+  const fresh = withExemplar({ name: "x" }, "/o/cases.txt", exemplar, specs);
+  assertEquals(fresh, {
+    name: "x",
+    data: {
+      source: "/o/cases.txt",
+      root: null,
+      roles: { validation: ["c0", "c2"], test: [], exemplar },
+    },
+  });
+  const own = withExemplar(
+    { data: { classes: ["b", "x"], roles: { validation: ["c9"], labelled: 1 } } },
+    "/o/cases.txt",
+    exemplar,
+    specs,
+  );
+  assertEquals(own.data, {
+    classes: ["b", "x"],
+    source: "/o/cases.txt",
+    root: null,
+    roles: { validation: ["c9"], test: [], labelled: 1, exemplar },
+  });
 });
