@@ -36,3 +36,9 @@ export function fillUniform(rng: Rng, out: Float32Array, lo: number, hi: number)
   for (let i = 0; i < out.length; i++) out[i] = lo + rng.nextUint32() * scale;
   return rng;
 }
+
+/** Clamped Gaussian values N(0, std²) in [-clip, clip]; returns the advanced generator. */
+export function fillNormal(rng: Rng, out: Float32Array, std: number, clip: number): Rng {
+  for (let i = 0; i < out.length; i++) out[i] = Math.min(Math.max(rng.normal(0, std), -clip), clip);
+  return rng;
+}

@@ -25,7 +25,8 @@ export type InputRole =
   | { kind: "state" }
   | { kind: "scalar" }
   | { kind: "dropout"; p: number }
-  | { kind: "uniform"; lo: number; hi: number };
+  | { kind: "uniform"; lo: number; hi: number }
+  | { kind: "normal"; std: number; clip: number };
 
 export class ShapeError extends Error {
   override name = "ShapeError";

@@ -17,7 +17,7 @@ import {
 import { declareScalars, type OptimizerSpec, scalarFeeds, stateNames, update } from "./optim.ts";
 import { ort, Session, type SessionOptions } from "./session.ts";
 import { Rng } from "../random/rng.ts";
-import { fillDropoutMask, fillUniform } from "./dropout.ts";
+import { fillDropoutMask, fillNormal, fillUniform } from "./dropout.ts";
 
 export type InputSpec = readonly number[] | { shape: readonly number[]; dtype: DType };
 export type FeedValue = Float32Array | Int32Array | BigInt64Array | Uint8Array | number;
@@ -252,7 +252,8 @@ export class TrainStep {
     }
     for (const t of this.graph.inputs) {
       const role = this.graph.roles.get(t) as InputRole;
-      if ((role.kind !== "dropout" && role.kind !== "uniform") || !inputNames.has(t.name)) continue;
+      const random = role.kind === "dropout" || role.kind === "uniform" || role.kind === "normal";
+      if (!random || !inputNames.has(t.name)) continue;
       const data = new Float32Array(t.size);
       this.masks.push({ name: t.name, role, data });
       this.fixedFeeds[t.name] = new ort.Tensor("float32", data, t.staticShape);
@@ -280,6 +281,8 @@ export class TrainStep {
       if (m.role.kind === "dropout") this.rng = fillDropoutMask(this.rng, m.data, m.role.p);
       else if (m.role.kind === "uniform") {
         this.rng = fillUniform(this.rng, m.data, m.role.lo, m.role.hi);
+      } else if (m.role.kind === "normal") {
+        this.rng = fillNormal(this.rng, m.data, m.role.std, m.role.clip);
       }
     }
     const out = await this.session.run(all);

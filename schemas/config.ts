@@ -12,7 +12,16 @@ const Probability = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 
 const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0));
 const Range = Schema.Tuple([Schema.Number, Schema.Number]);
 
-export const Methods = ["supervised", "cps", "cmems", "ugmcl", "caml", "semicml"] as const;
+export const Methods = [
+  "supervised",
+  "cps",
+  "cmems",
+  "ugmcl",
+  "caml",
+  "semicml",
+  "meanteacher",
+  "fixmatch",
+] as const;
 export type Method = typeof Methods[number];
 
 export const ExemplarConfig = Schema.Struct({

@@ -75,6 +75,12 @@ export class ModelContext {
     return this.graph.input(name, shape, "float32", { kind: "uniform", lo, hi });
   }
 
+  /** Gaussian noise N(0, std²) clamped to ±clip (SSL4MIS mean teacher's input noise). */
+  normalNoise(shape: readonly number[], std: number, clip: number): Tensor {
+    const name = `${this.prefix}noise${this.dropouts++}`;
+    return this.graph.input(name, shape, "float32", { kind: "normal", std, clip });
+  }
+
   /** Parameters used so far: store name -> graph tensor. */
   usedParams(): Map<string, Tensor> {
     return this.paramTensors;

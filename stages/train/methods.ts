@@ -67,9 +67,16 @@ function mixLikeStrong(g: StepBuilder, x: Tensor, bu: number): Tensor {
   return op.add(op.mul(x, op.sub(1, box)), op.mul(moved, box));
 }
 
-/** Confident pseudo-labels of a model's eval-mode prediction on the weak view (no gradient). */
-function pseudoLabels(g: StepBuilder, model: string, classes: number, tau: number) {
-  const p = op.stopGradient(op.softmax(g.forward(model, g.input("xw"), { mode: "eval" }).logits));
+/** Confident pseudo-labels of a model's prediction on the weak view (no gradient; eval mode
+ * unless `mode` says otherwise). */
+function pseudoLabels(
+  g: StepBuilder,
+  model: string,
+  classes: number,
+  tau: number,
+  mode: "train" | "eval" = "eval",
+) {
+  const p = op.stopGradient(op.softmax(g.forward(model, g.input("xw"), { mode }).logits));
   const { conf, label } = L.confidence(p);
   return { target: L.oneHot(label, classes), mask: op.cast(op.greaterEqual(conf, tau), "float32") };
 }
@@ -306,6 +313,56 @@ export const relearn: MethodSpec = {
   },
 };
 
+/**
+ * Mean teacher (SSL4MIS train_mean_teacher_2D): student a on labelled + weak-view slices, b its
+ * EMA teacher on the weak view plus clamp(N(0, 0.1²), ±0.2) noise, in train mode as SSL4MIS's
+ * ema_model (never switched to eval); MSE between the two softmaxes, ramped.
+ */
+const meanteacher: MethodSpec = {
+  unlabelled: true,
+  synthetic: false,
+  otherUp: false,
+  teacher: true,
+  scalars: ["w_cons"],
+  weights: (step, c) => ({ w_cons: rampWeight(step, c, c.consistency) }),
+  loss: (g, s) => {
+    const t = L.oneHot(g.input("yl"), s.classes);
+    const z = g.forward("a", op.concat([g.input("xl"), g.input("xw")], 0)).logits;
+    const sup = supervised(batchSlice(z, 0, s.bl), t);
+    const xw = g.input("xw");
+    const noisy = op.add(xw, g.context("b").normalNoise(xw.staticShape, 0.1, 0.2));
+    const teacher = op.stopGradient(op.softmax(g.forward("b", noisy).logits, 1));
+    const cons = L.mse(op.softmax(batchSlice(z, s.bl, s.bl + s.bu), 1), teacher);
+    return { loss: op.add(sup, op.mul(cons, g.scalar("w_cons"))), logs: { sup, cons } };
+  },
+};
+
+/**
+ * FixMatch (SSL4MIS train_fixmatch_cta): the EMA teacher b's weak-view pseudo-labels (train
+ * mode, as there), kept where its confidence reaches `train.confidence` (FixMatch's τ), supervise
+ * the student a on the strong view (CutMix-consistent) with 0.5·(CE + Dice), ramped.
+ */
+const fixmatch: MethodSpec = {
+  unlabelled: true,
+  synthetic: false,
+  otherUp: false,
+  teacher: true,
+  scalars: ["w_unsup"],
+  weights: (step, c) => ({ w_unsup: rampWeight(step, c, c.consistency) }),
+  loss: (g, s, c) => {
+    const t = L.oneHot(g.input("yl"), s.classes);
+    const z = g.forward("a", op.concat([g.input("xl"), g.input("xs")], 0)).logits;
+    const sup = supervised(batchSlice(z, 0, s.bl), t);
+    const pseudo = pseudoLabels(g, "b", s.classes, c.confidence, "train");
+    const target = mixLikeStrong(g, pseudo.target, s.bu);
+    const mask = mixLikeStrong(g, pseudo.mask, s.bu);
+    const zs = batchSlice(z, s.bl, s.bl + s.bu);
+    const ce = L.crossEntropy(zs, target, { weight: mask });
+    const unsup = op.mul(op.add(ce, L.diceLoss(op.softmax(zs, 1), target, { weight: mask })), 0.5);
+    return { loss: op.add(sup, op.mul(unsup, g.scalar("w_unsup"))), logs: { sup, unsup } };
+  },
+};
+
 export const methods: Record<Method, MethodSpec> = {
   supervised: supervisedOnly,
   cps,
@@ -313,4 +370,6 @@ export const methods: Record<Method, MethodSpec> = {
   ugmcl,
   caml,
   semicml,
+  meanteacher,
+  fixmatch,
 };

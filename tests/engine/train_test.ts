@@ -5,7 +5,7 @@ import * as op from "../../engine/ops.ts";
 import { adam, sgd } from "../../engine/optim.ts";
 import { emaUpdate, featureDropout, featureNoise } from "../../engine/perturb.ts";
 import { TrainStep } from "../../engine/train.ts";
-import { fillDropoutMask } from "../../engine/dropout.ts";
+import { fillDropoutMask, fillNormal } from "../../engine/dropout.ts";
 import { Rng } from "../../random/rng.ts";
 
 const S = 16;
@@ -141,4 +141,40 @@ Deno.test("dropout masks draw exactly Rng's stream (inlined xoshiro128**)", () =
   assertEquals(Array.from(after.state()), Array.from(b.state()));
   const rate = out.filter((v) => v === 0).length / out.length;
   assert(rate > 0.25 && rate < 0.35, `drop rate ${rate}`);
+});
+
+Deno.test("clamped Gaussian noise: N(0, std²) within ±clip, drawn from the step's Rng", async () => {
+  const out = new Float32Array(20000);
+  const after = fillNormal(new Rng(5), out, 0.1, 0.2);
+  const clip = Math.fround(0.2);
+  assert(out.every((v) => Math.abs(v) <= clip), "clamped to ±0.2");
+  const clamped = out.filter((v) => Math.abs(v) === clip).length / out.length;
+  assert(clamped > 0.03 && clamped < 0.06, `P(|z| > 2σ) ≈ 4.6%, got ${clamped}`);
+  const sd = Math.sqrt(out.reduce((s, v) => s + v * v, 0) / out.length);
+  assert(sd > 0.085 && sd < 0.1, `std of the clamped values ${sd}`);
+  const again = new Float32Array(20000);
+  fillNormal(new Rng(5), again, 0.1, 0.2);
+  assertEquals(again, out);
+  assert(after.nextUint32() !== new Rng(5).nextUint32(), "generator advanced");
+  // As a graph input: the step fills it each run, in creation order with the dropout masks.
+  const model = new UNet({ numClasses: 2, channels: [4, 8] }, new Rng(1));
+  const step = await TrainStep.build({
+    models: { net: model },
+    inputs: { image: [2, 1, S, S] },
+    optimizer: sgd(),
+    seed: 4,
+    session: { threads: 1 },
+    loss: (g) => {
+      const x = g.input("image");
+      const noisy = op.add(x, g.context("net").normalNoise(x.staticShape, 0.1, 0.2));
+      return { loss: op.mean(g.forward("net", noisy).logits) };
+    },
+  });
+  await step.run({ image: data(0).image, lr: 0 });
+  const noise = [...step.dropoutMasks().entries()].find(([n]) => n.includes("noise"))![1];
+  assert(noise.every((v) => Math.abs(v) <= clip) && noise.some((v) => v !== 0), "noise fed");
+  const first = noise.slice();
+  await step.run({ image: data(0).image, lr: 0 });
+  assert(noise.some((v, i) => v !== first[i]), "fresh noise each run");
+  await step.release();
 });
