@@ -190,6 +190,9 @@ export const TrainConfig = Schema.Struct({
   sharpenTemperature: Schema.Number.check(Schema.isGreaterThan(0)),
   /** semicml: weight of the area-similarity contrastive loss (3.5). */
   contrastiveWeight: NonNegative,
+  /** ELSNet's pixel-prototype contrast on the labelled (exemplar + synthetic) pixels of every
+   * trained model, added to any method: weight (0: off) and temperature τ. */
+  prototypeContrast: Schema.Struct({ weight: NonNegative, temperature: PositiveNumber }),
 });
 
 export const RefineConfig = Schema.Struct({
@@ -205,6 +208,9 @@ export const EvaluateConfig = Schema.Struct({
   baseline: Schema.Boolean,
   /** Distances in voxels (the papers' convention) or in mm from the image spacing. */
   units: Schema.Literals(["voxel", "mm"]),
+  /** Which trained models evaluate and export use: after the last step, or at their best
+   * validation Dice during training (chosen on the validation split only). */
+  checkpoint: Schema.Literals(["last", "best"]),
 });
 
 export const ExportConfig = Schema.Struct({

@@ -81,8 +81,9 @@ export const defaults: Config = {
     uncertaintyPasses: 4,
     sharpenTemperature: 0.1,
     contrastiveWeight: 3.5,
+    prototypeContrast: { weight: 0, temperature: 0.1 },
   },
   refine: { enabled: false, confidence: 0.9, largestComponent: true, secondRoundSteps: 0 },
-  evaluate: { largestComponent: false, baseline: true, units: "voxel" },
+  evaluate: { largestComponent: false, baseline: true, units: "voxel", checkpoint: "last" },
   export: { opset: 17, model: "a" },
 };

@@ -24,7 +24,7 @@ import { aggregateMetrics, METRIC_NAMES, metricsCsv } from "../../metrics/aggreg
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { decodeArrays } from "../codec.ts";
 import { Predictor } from "../../engine/predict.ts";
-import { finalModels } from "../final_models.ts";
+import { checkpointModels, finalModels } from "../final_models.ts";
 import { decodeModel, predictSlices } from "../train/model.ts";
 import { loadCase, normalizedCases, restoreLabels } from "../slices.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
@@ -68,13 +68,17 @@ export const evaluate = defineStage({
       const summary = trained.summaries[0] as TrainOutput;
       // The method's pair ("a", "b"), then the supervised baseline's ("baseline a", ...).
       const models: { name: string; model: Predictor }[] = [];
-      const pair = finalModels(ctx);
+      const pair = finalModels(ctx, config.checkpoint);
       const baselineStage = ctx.input("baseline");
       const baseline = (baselineStage.summaries[0] as BaselineOutput).train;
       const sources = [
         { prefix: "", upstream: pair.upstream, names: pair.names },
         ...(baseline
-          ? [{ prefix: "baseline ", upstream: baselineStage, names: baseline.models }]
+          ? [{
+            prefix: "baseline ",
+            upstream: baselineStage,
+            names: checkpointModels(baseline, config.checkpoint),
+          }]
           : []),
       ];
       const size = normalizedCases(norm)[0].params.size;

@@ -7,7 +7,7 @@
  * would, writing `mask-<ID>.nii.gz` on the case's original grid with its affine.
  */
 import { Effect, Schema } from "effect";
-import { ExportConfig, Hdf5Config, NormalizeConfig } from "../../schemas/config.ts";
+import { EvaluateConfig, ExportConfig, Hdf5Config, NormalizeConfig } from "../../schemas/config.ts";
 import {
   ExportOutput,
   type IngestOutput,
@@ -47,6 +47,7 @@ export const exportModel = defineStage({
     export: c.export,
     classes: c.data.classes,
     hdf5: c.data.hdf5,
+    checkpoint: c.evaluate.checkpoint,
     normalize: c.normalize,
     configDigest: configDigest(c),
   }),
@@ -54,14 +55,15 @@ export const exportModel = defineStage({
     export: ExportConfig,
     classes: Schema.Array(Schema.String),
     hdf5: Hdf5Config,
+    checkpoint: EvaluateConfig.fields.checkpoint,
     normalize: NormalizeConfig,
     configDigest: Schema.String,
   }),
   output: ExportOutput,
-  run: (ctx, { export: config, classes, hdf5, normalize, configDigest }) =>
+  run: (ctx, { export: config, classes, hdf5, checkpoint, normalize, configDigest }) =>
     Effect.gen(function* () {
       const summary = ctx.input("train").summaries[0] as TrainOutput;
-      const pair = finalModels(ctx);
+      const pair = finalModels(ctx, checkpoint);
       const members: UNet[] = [];
       for (const k of config.model === "pair" ? [0, 1] : [config.model === "a" ? 0 : 1]) {
         members.push(decodeModel(yield* pair.upstream.read(pair.names[k])).model);

@@ -13,7 +13,16 @@ import { failureOf, resolveStage } from "../../pipeline/runner.ts";
 import { decodeNifti, encodeNifti } from "../../io/nifti.ts";
 import { OVERLAY_COLORS } from "../../report/overlay.ts";
 import { SERIES_COLORS } from "../../report/chart.ts";
-import type { EvaluateOutput, ExportOutput, IngestOutput } from "../../schemas/outputs.ts";
+import type {
+  EvaluateOutput,
+  ExportOutput,
+  IngestOutput,
+  TrainOutput,
+} from "../../schemas/outputs.ts";
+import { makeMemoryStore } from "../../pipeline/store.ts";
+import { Predictor } from "../../engine/predict.ts";
+import { ort, Session } from "../../engine/session.ts";
+import { decodeModel } from "../../stages/train/model.ts";
 import { decodeArrays } from "../../stages/codec.ts";
 import { parseDuetModel } from "../../stages/export/onnx.ts";
 import { recipeOf } from "../../stages/normalize/recipe.ts";
@@ -157,4 +166,56 @@ Deno.test("evaluate stage: self-contained report.html that renders in headless C
   assert(shot.colours > 200, `only ${shot.colours} colours: blank page?`);
   assert(shot.seen(OVERLAY_COLORS.label) > 100, "ground-truth contours not drawn");
   assert(shot.seen(firstSeriesRgb(SERIES_COLORS[0])) > 20, "curves not drawn");
+});
+
+Deno.test("evaluate.checkpoint best: evaluate and export use the models at their best validation Dice", async () => {
+  const store = makeMemoryStore();
+  const sets = ["train.steps=60", "train.validateEvery=15", "export.model=b"];
+  const last = await runTiny(sets, { store });
+  const best = await runTiny([...sets, "evaluate.checkpoint=best"], { store });
+  for (const r of [last, best]) if (Exit.isFailure(r.exit)) throw failureOf(r.exit.cause);
+  const up = async (env: typeof last.env, name: "train" | "export") =>
+    (await Effect.runPromise(resolveStage(env, name)))!;
+  const train = await up(best.env, "train");
+  const t = train.summaries[0] as TrainOutput;
+  const modelOf = async (artifact: string) =>
+    decodeModel(await Effect.runPromise(train.read(artifact)));
+  const bestB = await modelOf(t.best[1]);
+  const lastB = await modelOf(t.models[1]);
+  // The shared training chose its best step on validation; the test needs it to differ.
+  assert(bestB.meta.step !== t.steps, `best step ${bestB.meta.step} is the last`);
+  const probs = async (env: typeof last.env) => {
+    const ex = await up(env, "export");
+    const bytes = await Effect.runPromise(ex.read((ex.summaries[0] as ExportOutput).model));
+    const session = await Session.create(bytes, { threads: 1 });
+    const x = new Float32Array(2 * 32 * 32).map((_, i) => Math.sin(i / 7));
+    const out = await session.run({ image: new ort.Tensor("float32", x, [2, 1, 32, 32]) });
+    await session.release();
+    return { x, p: out.probs.data as Float32Array };
+  };
+  const engine = async (model: typeof bestB.model, x: Float32Array) => {
+    const predictor = await Predictor.create(model, { spatial: [32, 32], session: { threads: 1 } });
+    const p = (await predictor.run(x, 2)).probs;
+    await predictor.release();
+    return p;
+  };
+  const maxDiff = (a: Float32Array, b: Float32Array) =>
+    a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  const fromBest = await probs(best.env), fromLast = await probs(last.env);
+  assert(
+    maxDiff(fromBest.p, await engine(bestB.model, fromBest.x)) < 1e-5,
+    "best export != best-b",
+  );
+  assert(
+    maxDiff(fromLast.p, await engine(lastB.model, fromLast.x)) < 1e-5,
+    "last export != model-b",
+  );
+  assert(maxDiff(fromBest.p, fromLast.p) > 1e-4, "best and last exports should differ");
+  // Evaluate scored the best models too: its model b differs from the last run's.
+  const diceB = async (env: typeof last.env) => {
+    const e = (await Effect.runPromise(resolveStage(env, "evaluate")))!
+      .summaries[0] as EvaluateOutput;
+    return JSON.stringify(e.models.b.dice);
+  };
+  assert((await diceB(best.env)) !== (await diceB(last.env)), "evaluate ignored the checkpoint");
 });
