@@ -132,3 +132,28 @@ export function sharpen(p: Tensor, temperature: number): Tensor {
 export function confidence(probs: Tensor): { conf: Tensor; label: Tensor } {
   return { conf: op.max(probs, [1]), label: op.argMax(probs, 1) };
 }
+
+/** x / ‖x‖ along `axis` (the ε inside the root keeps zero vectors finite, with finite gradient). */
+export function l2Normalize(x: Tensor, axis: number): Tensor {
+  return op.div(x, op.sqrt(op.add(op.sum(op.mul(x, x), [axis], true), 1e-12)));
+}
+
+/**
+ * ELSNet's pixel-prototype contrast (PAPERS.md §4): embeddings [N, D, ...] are L2-normalised
+ * per pixel; class c's prototype is the normalised mean embedding of the pixels whose target
+ * [N, K, ...] (one-hot; all-zero pixels are ignored) is c; a pixel's logits are its cosine
+ * similarities to the prototypes / temperature (classes absent from the batch masked out), and
+ * the loss is their cross-entropy against the target, averaged over the labelled pixels.
+ */
+export function prototypeContrast(embedding: Tensor, target: Tensor, temperature: number): Tensor {
+  const [n, d] = embedding.staticShape, k = target.staticShape[1];
+  const pixels = embedding.size / (n * d);
+  const e = l2Normalize(op.reshape(embedding, [n, d, pixels]), 1); // [N, D, P]
+  const t = op.reshape(target, [n, k, pixels]);
+  const sums = op.sum(op.matmul(t, op.transpose(e, [0, 2, 1])), [0]); // [K, D]
+  const prototypes = l2Normalize(sums, 1);
+  const present = op.cast(op.greater(op.sum(t, [0, 2]), 0), embedding.dtype); // [K]
+  const mask = op.reshape(op.mul(op.sub(present, 1), 1e4), [1, k, 1]);
+  const logits = op.add(op.div(op.matmul(prototypes, e), temperature), mask); // [N, K, P]
+  return crossEntropy(logits, t, { weight: op.sum(t, [1]), reduction: "weighted" });
+}

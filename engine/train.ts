@@ -10,8 +10,10 @@ import * as op from "./ops.ts";
 import {
   forward,
   type ForwardOptions,
+  isSegmentationModel,
   ModelContext,
   type ModelOutput,
+  type Module,
   type SegmentationModel,
 } from "./models/context.ts";
 import { declareScalars, type OptimizerSpec, scalarFeeds, stateNames, update } from "./optim.ts";
@@ -23,7 +25,8 @@ export type InputSpec = readonly number[] | { shape: readonly number[]; dtype: D
 export type FeedValue = Float32Array | Int32Array | BigInt64Array | Uint8Array | number;
 
 export interface ModelEntry {
-  model: SegmentationModel;
+  /** A segmentation model, or any module with parameters (e.g. an auxiliary projection head). */
+  model: Module;
   /** false: fed but not updated (e.g. an EMA teacher). Default true. */
   trainable?: boolean;
 }
@@ -41,7 +44,7 @@ export interface LossResult {
 }
 
 export interface TrainStepSpec {
-  models: Record<string, SegmentationModel | ModelEntry>;
+  models: Record<string, Module | ModelEntry>;
   inputs: Record<string, InputSpec>;
   /** Scalar inputs fed every run, e.g. loss weights and ramp-ups ("lr" is always declared). */
   scalars?: string[];
@@ -54,12 +57,23 @@ export interface TrainStepSpec {
   session?: SessionOptions;
 }
 
+/** A model forward pass built so far (auxiliary losses reuse a method's features). */
+export interface RecordedForward {
+  readonly model: string;
+  readonly x: Tensor;
+  readonly mode: "train" | "eval";
+  readonly output: ModelOutput;
+}
+
 /** What the loss callback builds with. */
 export class StepBuilder {
+  /** Every `forward` built so far, in order. */
+  readonly forwards: RecordedForward[] = [];
+
   constructor(
     readonly graph: Graph,
     private readonly contexts: Map<string, ModelContext>,
-    private readonly models: Map<string, SegmentationModel>,
+    private readonly models: Map<string, Module>,
   ) {}
 
   /** A data input declared in `inputs`. */
@@ -79,6 +93,12 @@ export class StepBuilder {
   }
 
   model(name: string): SegmentationModel {
+    const m = this.module(name);
+    if (!isSegmentationModel(m)) throw new Error(`${name} is not a segmentation model`);
+    return m;
+  }
+
+  module(name: string): Module {
     const m = this.models.get(name);
     if (!m) throw new Error(`no model ${name}`);
     return m;
@@ -90,7 +110,9 @@ export class StepBuilder {
 
   /** Full forward pass of a model (train mode unless `mode: "eval"`). */
   forward(name: string, x: Tensor, o: ForwardOptions = {}): ModelOutput {
-    return forward(this.model(name), this.context(name), x, o);
+    const output = forward(this.model(name), this.context(name), x, o);
+    this.forwards.push({ model: name, x, mode: o.mode ?? "train", output });
+    return output;
   }
 
   encode(name: string, x: Tensor, mode: "train" | "eval" = "train"): Tensor[] {
@@ -104,7 +126,7 @@ export class StepBuilder {
 
 interface ModelSlot {
   name: string;
-  model: SegmentationModel;
+  model: Module;
   trainable: boolean;
   ctx: ModelContext;
   /** Optimizer state vectors, same length as the flat parameters. */
@@ -147,9 +169,9 @@ export class TrainStep {
     const g = new Graph("train_step");
     const slots: ModelSlot[] = [];
     const contexts = new Map<string, ModelContext>();
-    const models = new Map<string, SegmentationModel>();
+    const models = new Map<string, Module>();
     for (const [name, e] of Object.entries(spec.models)) {
-      const entry: ModelEntry = "model" in e ? e : { model: e };
+      const entry: ModelEntry = "model" in e && !("store" in e) ? e : { model: e as Module };
       const ctx = new ModelContext(g, entry.model.store, { prefix: `${name}/` });
       contexts.set(name, ctx);
       models.set(name, entry.model);
@@ -345,7 +367,7 @@ export class TrainStep {
     return this.slots.map((s) => s.name);
   }
 
-  model(name: string): SegmentationModel {
+  model(name: string): Module {
     const s = this.slots.find((x) => x.name === name);
     if (!s) throw new Error(`no model ${name}`);
     return s.model;

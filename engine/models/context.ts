@@ -114,18 +114,25 @@ export interface ForwardOptions {
   perturb?: (features: Tensor[]) => Tensor[];
 }
 
-export interface SegmentationModel {
+/** Anything with trainable parameters a training step can hold (models, auxiliary heads). */
+export interface Module {
   readonly kind: string;
   readonly store: ParamStore;
+  /** JSON-able configuration (recorded in checkpoints and exported models). */
+  config(): Record<string, unknown>;
+}
+
+export interface SegmentationModel extends Module {
   readonly inChannels: number;
   readonly numClasses: number;
   /** Spatial dims: 2 or 3. */
   readonly spatialDims: number;
   encode(ctx: ModelContext, x: Tensor, mode: Mode): Tensor[];
   decode(ctx: ModelContext, features: Tensor[], mode: Mode): { logits: Tensor; decoder: Tensor[] };
-  /** JSON-able configuration (recorded in checkpoints and exported models). */
-  config(): Record<string, unknown>;
 }
+
+export const isSegmentationModel = (m: Module): m is SegmentationModel =>
+  "encode" in m && "decode" in m;
 
 /** Runs encoder and decoder, with optional feature perturbation in between. */
 export function forward(

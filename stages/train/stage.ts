@@ -26,6 +26,7 @@ import { pasteBox } from "../../transforms/intensity.ts";
 import { decodeModel, encodeModel, unetConfig } from "./model.ts";
 import { methods, type MethodSpec, type Shapes } from "./methods.ts";
 import { type LabelledSlice, loadPool, type Pool } from "./pool.ts";
+import { prototypeContrast } from "./auxiliary.ts";
 import { validationDice } from "./validate.ts";
 
 interface CurvePoint {
@@ -129,6 +130,12 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
       new UNet({ ...cfg, up: method.otherUp ? otherUp : cfg.up }, init.fork("b")),
     ];
     if (method.teacher) b.store.copyFrom(a.store);
+    const aux = prototypeContrast(
+      config,
+      method.teacher ? ["a"] : ["a", "b"],
+      cfg.channels![0],
+      init.fork("prototype"),
+    );
     const inputs: Record<string, readonly number[] | { shape: number[]; dtype: "int32" }> = {
       xl: [s.bl, 1, h, w],
       yl: { shape: [s.bl, h, w], dtype: "int32" },
@@ -148,10 +155,17 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
     const step = yield* Effect.tryPromise({
       try: () =>
         TrainStep.build({
-          models: { a, b: method.teacher ? { model: b, trainable: false } : b },
+          models: {
+            a,
+            b: method.teacher ? { model: b, trainable: false } : b,
+            ...aux?.modules,
+          },
           inputs,
           scalars: [...method.scalars],
-          loss: (g) => method.loss(g, s, config),
+          loss: (g) => {
+            const result = method.loss(g, s, config);
+            return aux ? aux.add(g, s, result) : result;
+          },
           optimizer,
           seed,
           session: { device: ctx.device },

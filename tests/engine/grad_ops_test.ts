@@ -2,6 +2,7 @@
 import { assert } from "./assert.ts";
 import { checkCase, type GradCase, randn, tf } from "./grad_util.ts";
 import * as op from "../../engine/ops.ts";
+import * as L from "../../engine/losses.ts";
 import type { Rng } from "../../random/rng.ts";
 
 const nchw2nhwc = (t: tf.Tensor) => tf.transpose(t, [0, 2, 3, 1]);
@@ -34,7 +35,39 @@ const spread = (rng: Rng, n: number) => {
   return rng.shuffle(Array.from(v)).reduce((a, x, i) => ((a[i] = x), a), new Float32Array(n));
 };
 
+/** One-hot targets [2, 3, 4, 3] of classes 0 and 1 (class 2 absent), every 5th pixel ignored. */
+const PPC_TARGET = (() => {
+  const t = new Float32Array(2 * 3 * 12);
+  for (let n = 0; n < 2; n++) {
+    for (let p = 0; p < 12; p++) {
+      if ((n * 12 + p) % 5 !== 4) t[n * 36 + ((n + p) % 3 === 0 ? 1 : 0) * 12 + p] = 1;
+    }
+  }
+  return t;
+})();
+const tfNormalize = (x: tf.Tensor, axis: number) =>
+  tf.div(x, tf.sqrt(tf.add(tf.sum(tf.square(x), axis, true), 1e-12)));
+
 const cases: GradCase[] = [
+  {
+    name: "pixel-prototype contrast (ELSNet): prototypes, masked absent class, ignored pixels",
+    shapes: { e: [2, 3, 4, 3] },
+    float64: true,
+    build: ({ e }) =>
+      L.prototypeContrast(e, e.graph.constant(PPC_TARGET, [2, 3, 4, 3], e.dtype), 0.5),
+    tf: ({ e }) => {
+      const t = tf.tensor(PPC_TARGET, [2, 3, 12]);
+      const en = tfNormalize(tf.reshape(e, [2, 3, 12]), 1);
+      const mu = tfNormalize(tf.sum(tf.matMul(t, en, false, true), 0), 1); // [K, D]
+      const present = tf.cast(tf.greater(tf.sum(t, [0, 2]), 0), "float32");
+      const logits = tf.add(
+        tf.div(tf.matMul(tf.stack([mu, mu]), en), 0.5),
+        tf.reshape(tf.mul(tf.sub(present, 1), 1e4), [1, 3, 1]),
+      );
+      const lsm = tf.transpose(tf.logSoftmax(tf.transpose(logits, [0, 2, 1])), [0, 2, 1]);
+      return tf.div(tf.neg(tf.sum(tf.mul(t, lsm))), tf.sum(t));
+    },
+  },
   {
     name: "Conv2d 3x3 pad 1 + bias",
     shapes: { x: [2, 3, 5, 6], w: [4, 3, 3, 3], b: [4] },

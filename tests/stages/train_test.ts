@@ -92,3 +92,24 @@ Deno.test("precise BatchNorm: same training, only the saved models' statistics d
     }
   }
 });
+
+for (const method of ["supervised", "cmems"]) {
+  Deno.test(`train ${method} + prototype contrast: logged, finite, saved models stay plain U-Nets`, async () => {
+    const sets = [`train.method=${method}`, "train.prototypeContrast.weight=0.1"];
+    const { exit, files } = await train(sets);
+    assert(Exit.isSuccess(exit), String(exit));
+    const curves: { loss: number; logs: Record<string, number> }[] = JSON.parse(
+      new TextDecoder().decode(files["curves.json"]),
+    );
+    // Two models, each a cross-entropy over 3 classes with τ = 0.1: positive, below 2·ln(3)+slack.
+    assert(curves.every((c) => c.logs.ppc > 0 && c.logs.ppc < 5), JSON.stringify(curves[0].logs));
+    const plain = await train([`train.method=${method}`]);
+    const off = JSON.parse(new TextDecoder().decode(plain.files["curves.json"]));
+    assert(!("ppc" in off[0].logs), "off by default");
+    for (const name of ["model-a.safetensors", "model-b.safetensors"]) {
+      const [on, without] = [files, plain.files].map((f) => decodeModel(f[name]).model.store);
+      assertEquals(on.params.data.length, without.params.data.length, "no head in the model");
+      assert(on.params.data.some((v, i) => v !== without.params.data[i]), "the contrast trains");
+    }
+  });
+}
