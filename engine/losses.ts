@@ -102,7 +102,7 @@ export function diceLoss(p: Tensor, t: Tensor, o: DiceOptions = {}): Tensor {
   const classes = o.classes ?? Array.from({ length: numClasses }, (_, i) => i);
   const sel = new Float32Array(numClasses);
   for (const c of classes) sel[c] = 1 / classes.length;
-  return op.sum(op.mul(perClass, p.graph.constant(sel, [numClasses], "float32")));
+  return op.sum(op.mul(perClass, p.graph.constant(sel, [numClasses], p.dtype)));
 }
 
 /** Mean squared error, optionally weighted per pixel ([N, ...spatial] broadcast over classes). */
@@ -156,4 +156,17 @@ export function prototypeContrast(embedding: Tensor, target: Tensor, temperature
   const mask = op.reshape(op.mul(op.sub(present, 1), 1e4), [1, k, 1]);
   const logits = op.add(op.div(op.matmul(prototypes, e), temperature), mask); // [N, K, P]
   return crossEntropy(logits, t, { weight: op.sum(t, [1]), reduction: "weighted" });
+}
+
+/**
+ * Soft re-learning (Semi-CML's PReL): 0.5·(CE + Dice) of `logits` against class probabilities
+ * `q` [N, K, ...] sharpened with `temperature` (q^(1/T) renormalised over classes), each pixel
+ * weighted by its confidence max_c q (all-zero pixels weigh nothing).
+ */
+export function softTargetLoss(logits: Tensor, q: Tensor, temperature: number): Tensor {
+  const p = op.pow(q, 1 / temperature);
+  const target = op.div(p, op.maximum(op.sum(p, [1], true), 1e-8));
+  const weight = op.max(q, [1]);
+  const ce = crossEntropy(logits, target, { weight, reduction: "weighted" });
+  return op.mul(op.add(ce, diceLoss(op.softmax(logits, 1), target, { weight })), 0.5);
 }

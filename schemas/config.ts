@@ -200,6 +200,10 @@ export const RefineConfig = Schema.Struct({
   confidence: Probability,
   largestComponent: Schema.Boolean,
   secondRoundSteps: NonNegativeInt,
+  /** Second round on the pair's fused soft probabilities (Semi-CML's PReL) instead of the hard
+   * labels: sharpened with temperature `softTemperature`, each pixel weighted by its confidence. */
+  soft: Schema.Boolean,
+  softTemperature: PositiveNumber,
 });
 
 export const EvaluateConfig = Schema.Struct({

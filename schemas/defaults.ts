@@ -83,7 +83,14 @@ export const defaults: Config = {
     contrastiveWeight: 3.5,
     prototypeContrast: { weight: 0, temperature: 0.1 },
   },
-  refine: { enabled: false, confidence: 0.9, largestComponent: true, secondRoundSteps: 0 },
+  refine: {
+    enabled: false,
+    confidence: 0.9,
+    largestComponent: true,
+    secondRoundSteps: 0,
+    soft: false,
+    softTemperature: 0.5,
+  },
   evaluate: { largestComponent: false, baseline: true, units: "voxel", checkpoint: "last" },
   export: { opset: 17, model: "a" },
 };

@@ -5,8 +5,9 @@
  * 0.9), so for τ > 0.75 both models' argmax agree wherever a pixel is kept. Each class is cleaned
  * to its largest 3D connected component (`largestComponent`). With `secondRoundSteps` > 0 both
  * models then train on labelled + pseudo-labelled slices (ELSNet stage 2 / Semi-CML PReL) and
- * evaluate and export use the refined pair. Disabled by default (the pass-through keeps the
- * pipeline shape fixed).
+ * evaluate and export use the refined pair; with `soft` they re-learn the fused probabilities
+ * (sharpened, confidence-weighted: Semi-CML's PReL) instead of the filtered hard labels.
+ * Disabled by default (the pass-through keeps the pipeline shape fixed).
  */
 import { Effect, Schema } from "effect";
 import { AugmentConfig, RefineConfig, TrainConfig } from "../../schemas/config.ts";
@@ -18,7 +19,7 @@ import { keepLargestComponent } from "../../metrics/components.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { decodeModel, predictSlices } from "../train/model.ts";
 import { trainPair } from "../train/stage.ts";
-import { relearn } from "../train/methods.ts";
+import { relearn, relearnSoft } from "../train/methods.ts";
 import { loadPool } from "../train/pool.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
 
@@ -51,6 +52,8 @@ export const refine = defineStage({
       const pool = normalizedCases(norm).filter((c) => c.role === "unlabelled");
       if (!pool.length) return { enabled: true, pseudoLabelledSlices: 0, models: [] };
       const pseudo = new Map<string, Uint8Array>();
+      // Fused probabilities [slices, K, H, W] quantised to 0..255, for a soft second round.
+      const fused = new Map<string, Uint8Array>();
       const [W, H] = pool[0].params.size;
       const predictors: Predictor[] = [];
       for (const artifact of (trained.summaries[0] as TrainOutput).models) {
@@ -69,12 +72,14 @@ export const refine = defineStage({
           );
         }
         const labels = new Uint8Array(info.slices * plane);
+        const soft = config.soft ? new Uint8Array(info.slices * classes * plane) : undefined;
         for (let z = 0; z < info.slices; z++) {
           for (let q = 0; q < plane; q++) {
             let best = 0, bestP = -1;
             for (let k = 0; k < classes; k++) {
               const i = (z * classes + k) * plane + q;
               const mean = probs.reduce((s, pr) => s + pr[i], 0) / probs.length;
+              if (soft) soft[i] = Math.round(mean * 255);
               if (mean > bestP) [best, bestP] = [k, mean];
             }
             labels[z * plane + q] = bestP >= config.confidence ? best : 255;
@@ -87,6 +92,7 @@ export const refine = defineStage({
           : labels;
         slices += info.slices;
         pseudo.set(info.id, cleaned);
+        if (soft) fused.set(info.id, soft);
         yield* ctx.write(
           caseArtifact("pseudo", info.id, ".bin"),
           encodeArrays({ id: info.id }, {
@@ -116,15 +122,16 @@ export const refine = defineStage({
         seed,
         classes,
         pool: data,
-        method: relearn,
+        method: config.soft ? relearnSoft(config.softTemperature) : relearn,
         start,
         extra: (rng) =>
           Effect.gen(function* () {
             const ref = refs[rng.int(0, refs.length)];
-            const labels = pseudo.get(data.caseIds[ref.c])!;
+            const id = data.caseIds[ref.c], labels = pseudo.get(id)!, probs = fused.get(id);
             return {
               image: yield* data.unlabelledSlice(ref),
               label: labels.subarray(ref.z * plane, (ref.z + 1) * plane),
+              probs: probs?.subarray(ref.z * classes * plane, (ref.z + 1) * classes * plane),
             };
           }),
       });

@@ -32,6 +32,9 @@ export interface MethodSpec {
   readonly otherUp: boolean;
   /** Model b is an EMA teacher of a instead of a second trained model. */
   readonly teacher: boolean;
+  /** Labelled targets also come as class probabilities `ql` [Bl, K, H, W] (soft pseudo-labels;
+   * one-hot for real labels). */
+  readonly softTargets?: boolean;
   readonly scalars: readonly string[];
   readonly weights: (step: number, config: typeof TrainConfig.Type) => Record<string, number>;
   readonly loss: (
@@ -362,6 +365,22 @@ const fixmatch: MethodSpec = {
     return { loss: op.add(sup, op.mul(unsup, g.scalar("w_unsup"))), logs: { sup, unsup } };
   },
 };
+
+/**
+ * refine's soft second round (Semi-CML's PReL): both models re-learn the pair's fused
+ * probabilities, sharpened with temperature T (p^(1/T) renormalised) and weighted per pixel by
+ * their confidence (max probability); real labels enter as one-hot with weight 1.
+ */
+export const relearnSoft = (temperature: number): MethodSpec => ({
+  ...supervisedOnly,
+  softTargets: true,
+  loss: (g) => {
+    const fit = (m: string) =>
+      L.softTargetLoss(g.forward(m, g.input("xl")).logits, g.input("ql"), temperature);
+    const sa = fit("a"), sb = fit("b");
+    return { loss: op.add(sa, sb), logs: { sup_a: sa, sup_b: sb } };
+  },
+});
 
 export const methods: Record<Method, MethodSpec> = {
   supervised: supervisedOnly,

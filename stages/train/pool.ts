@@ -13,6 +13,8 @@ import { loadCase, normalizedCases } from "../slices.ts";
 export interface LabelledSlice {
   readonly image: Float32Array;
   readonly label: Uint8Array;
+  /** Soft pseudo-labels: K class planes of probabilities quantised to 0..255 (refine.soft). */
+  readonly probs?: Uint8Array;
 }
 
 export interface ValidationVolume {

@@ -27,6 +27,7 @@ import { decodeModel, encodeModel, unetConfig } from "./model.ts";
 import { methods, type MethodSpec, type Shapes } from "./methods.ts";
 import { type LabelledSlice, loadPool, type Pool } from "./pool.ts";
 import { prototypeContrast } from "./auxiliary.ts";
+import { fillSoftTargets } from "./soft_targets.ts";
 import { validationDice } from "./validate.ts";
 
 interface CurvePoint {
@@ -140,6 +141,7 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
       xl: [s.bl, 1, h, w],
       yl: { shape: [s.bl, h, w], dtype: "int32" },
     };
+    if (method.softTargets) inputs.ql = [s.bl, classes, h, w];
     if (method.unlabelled) {
       Object.assign(inputs, {
         xw: [s.bu, 1, h, w],
@@ -236,6 +238,7 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
     const lb = allocViewBatch(s.bl, h, w, true);
     const ub = allocViewBatch(Math.max(s.bu, 1), h, w);
     const yl = new Int32Array(s.bl * plane);
+    const ql = method.softTargets ? new Float32Array(s.bl * classes * plane) : undefined;
     const mixPerm = new Float32Array(s.bu * s.bu);
     const mixBox = new Float32Array(s.bu * plane);
     const ones = new Float32Array(plane).fill(1);
@@ -262,18 +265,20 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
       const t = step.step;
       const batch: LabelledSlice[] = [];
       for (let i = 0; i < s.bl; i++) batch.push(yield* drawLabelled(i));
-      views.batch(
+      const moved = views.batch(
         batch.map((x) => image2d(w, h, x.image)),
         rng,
         lb,
         batch.map((x) => label2d(w, h, x.label)),
       );
       for (let i = 0; i < yl.length; i++) yl[i] = lb.weakLabels![i];
+      if (ql) fillSoftTargets(ql, batch, moved, lb.weakLabels!, classes, w, h);
       const feeds: Parameters<typeof step.run>[0] = {
         xl: lb.weak,
         yl,
         lr: o.lr * (o.schedule === "poly" ? Math.pow(1 - t / config.steps, 0.9) : 1),
         ...method.weights(t, config),
+        ...(ql ? { ql } : {}),
       };
       if (method.unlabelled) {
         const picks = [];

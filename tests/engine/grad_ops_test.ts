@@ -48,7 +48,40 @@ const PPC_TARGET = (() => {
 const tfNormalize = (x: tf.Tensor, axis: number) =>
   tf.div(x, tf.sqrt(tf.add(tf.sum(tf.square(x), axis, true), 1e-12)));
 
+/** Fused probabilities [2, 3, 2, 2] with one pixel left at zero (outside a moved view). */
+const SOFT_Q = (() => {
+  const q = new Float32Array(24);
+  for (let n = 0; n < 2; n++) {
+    for (let p = 0; p < 4; p++) {
+      if (n === 1 && p === 3) continue;
+      const raw = [1 + p, 2 + n, 0.5 + ((p * 7) % 3)];
+      const sum = raw.reduce((a, b) => a + b);
+      raw.forEach((v, c) => (q[n * 12 + c * 4 + p] = v / sum));
+    }
+  }
+  return q;
+})();
+
 const cases: GradCase[] = [
+  {
+    name: "soft re-learning loss (sharpened, confidence-weighted CE + Dice)",
+    shapes: { z: [2, 3, 2, 2] },
+    float64: true,
+    build: ({ z }) => L.softTargetLoss(z, z.graph.constant(SOFT_Q, [2, 3, 2, 2], z.dtype), 0.5),
+    tf: ({ z }) => {
+      const q = tf.tensor(SOFT_Q, [2, 3, 2, 2]);
+      const p = tf.pow(q, 2);
+      const target = tf.div(p, tf.maximum(tf.sum(p, 1, true), 1e-8));
+      const w = tf.max(q, 1, true);
+      const lsm = nhwc2nchw(tf.logSoftmax(nchw2nhwc(z)));
+      const ce = tf.div(tf.neg(tf.sum(tf.mul(tf.mul(target, lsm), w))), tf.sum(w));
+      const [pp, tt] = [tf.mul(tf.exp(lsm), w), tf.mul(target, w)];
+      const inter = tf.sum(tf.mul(pp, tt), [0, 2, 3]);
+      const den = tf.add(tf.sum(tf.square(pp), [0, 2, 3]), tf.sum(tf.square(tt), [0, 2, 3]));
+      const dice = tf.mean(tf.sub(1, tf.div(tf.add(tf.mul(inter, 2), 1e-5), tf.add(den, 1e-5))));
+      return tf.mul(tf.add(ce, dice), 0.5);
+    },
+  },
   {
     name: "pixel-prototype contrast (ELSNet): prototypes, masked absent class, ignored pixels",
     shapes: { e: [2, 3, 4, 3] },

@@ -6,6 +6,11 @@ import { decodeArrays } from "../../stages/codec.ts";
 import { labelComponents } from "../../metrics/components.ts";
 import { sha256 } from "../../pipeline/digest.ts";
 import { runTiny, stagesThrough } from "./tiny_run.ts";
+import { Rng } from "../../random/rng.ts";
+import { fillSoftTargets } from "../../stages/train/soft_targets.ts";
+import { RandomWeak } from "../../transforms/geometric.ts";
+import { image2d, label2d } from "../../transforms/image2d.ts";
+import type { PairParams } from "../../transforms/views.ts";
 
 Deno.test("refine writes a pseudo-label volume per unlabelled case, 255 where unsure, one component per class", async () => {
   const store = makeMemoryStore();
@@ -61,4 +66,63 @@ Deno.test("refine's second round fine-tunes the pair on pseudo-labels, then eval
   assert(sha256(trained) !== sha256(refined), "the second round changed nothing");
   const curves = JSON.parse(new TextDecoder().decode(await file("refine", "curves.json")));
   assertEquals(curves.length, 12);
+});
+
+Deno.test("soft targets follow the weak view like the labels do; real labels enter one-hot", () => {
+  const w = 8, h = 8, k = 3, plane = w * h;
+  const rng = new Rng(3);
+  const probs = new Uint8Array(k * plane), label = new Uint8Array(plane);
+  for (let q = 0; q < plane; q++) {
+    const raw = [rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0, 1)];
+    raw.forEach((
+      v,
+      c,
+    ) => (probs[c * plane + q] = Math.round((255 * v) / (raw[0] + raw[1] + raw[2]))));
+    label[q] = raw.indexOf(Math.max(...raw));
+  }
+  const image = Float32Array.from({ length: plane }, () => rng.normal());
+  const weak = { k: 1, flipX: true, flipY: false, zoom: 1.3, cropX: 1.2, cropY: 0.4 };
+  const params = [{ weak }, { weak }] as unknown as PairParams[];
+  const moved = new RandomWeak().apply(weak, image2d(w, h, image), label2d(w, h, label)).label!;
+  const weakLabels = new Uint8Array(2 * plane);
+  weakLabels.set(moved.data);
+  weakLabels.set(moved.data.map((v) => (v + 1) % k), plane);
+  const out = new Float32Array(2 * k * plane);
+  fillSoftTargets(out, [{ image, label, probs }, { image, label }], params, weakLabels, k, w, h);
+  for (let q = 0; q < plane; q++) {
+    const p = [0, 1, 2].map((c) => out[c * plane + q]);
+    assertEquals(
+      p.indexOf(Math.max(...p)),
+      moved.data[q],
+      `pixel ${q}: argmax moved with the label`,
+    );
+    assert(p.every((v) => Math.abs(v * 255 - Math.round(v * 255)) < 1e-3), "steps of 1/255");
+    const onehot = [0, 1, 2].map((c) => out[k * plane + c * plane + q]);
+    assertEquals(onehot, [0, 1, 2].map((c) => (c === weakLabels[plane + q] ? 1 : 0)));
+  }
+});
+
+Deno.test("refine.soft: the second round re-learns the fused probabilities, not the hard labels", async () => {
+  const run = async (soft: boolean) => {
+    const store = makeMemoryStore();
+    const { exit } = await runTiny([
+      "train.method=supervised",
+      "train.steps=40",
+      "refine.enabled=true",
+      "refine.secondRoundSteps=12",
+      `refine.soft=${soft}`,
+    ], { stages: stagesThrough("refine"), runId: "s", store });
+    assert(Exit.isSuccess(exit), String(exit));
+    const keys = await Effect.runPromise(store.list("runs/s/stages/refine/"));
+    const get = async (name: string) =>
+      (await Effect.runPromise(store.get(keys.find((k) => k.endsWith(`/${name}`))!)))!;
+    return {
+      model: await get("model-a.safetensors"),
+      curves: JSON.parse(new TextDecoder().decode(await get("curves.json"))),
+    };
+  };
+  const [hard, soft] = [await run(false), await run(true)];
+  assertEquals(soft.curves.length, 12);
+  assert(soft.curves.every((c: { loss: number }) => Number.isFinite(c.loss) && c.loss > 0));
+  assert(sha256(hard.model) !== sha256(soft.model), "soft and hard rounds trained the same");
 });
