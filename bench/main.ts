@@ -8,6 +8,7 @@
  */
 import { cpus } from "node:os";
 import { dualStep, inference, singleStep, type Workload } from "./steps.ts";
+import { methodStep, VARIANTS } from "./methods.ts";
 import { TorchReference } from "./torch_client.ts";
 
 function flag(name: string, dflt: number): number {
@@ -84,6 +85,27 @@ for (let r = 0; r < rounds; r++) {
 await torch.stop();
 for (const w of Object.values(work)) await w.release();
 
+// Methods and their optional modules, group by group (a base method and what adds to it), each
+// group's steps alternating call by call; `--no-methods` skips them.
+const methodSamples: Record<string, number[]> = {};
+if (!Deno.args.includes("--no-methods")) {
+  const methodSteps = flag("method-steps", 4);
+  for (const base of VARIANTS.filter((v) => v.base === "")) {
+    const group = VARIANTS.filter((v) => v === base || v.base === base.name);
+    const steps = await Promise.all(group.map((v) => methodStep(v, threads)));
+    for (const s of steps) await timed(s.run, warmup);
+    for (let r = 0; r < rounds * methodSteps; r++) {
+      const order = r % 2 === 0 ? steps : [...steps].reverse();
+      for (const [i, s] of order.entries()) {
+        const name = group[r % 2 === 0 ? i : group.length - 1 - i].name;
+        (methodSamples[name] ??= []).push(...await timed(s.run, 1));
+      }
+    }
+    for (const s of steps) await s.release();
+    log(group.map((v) => `${v.name} ${median(methodSamples[v.name]).toFixed(1)} ms`).join(", "));
+  }
+}
+
 const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 const lo = Object.fromEntries(
   Object.entries(samples).map(([k, v]) => [k, v.length ? Math.min(...v) : NaN]),
@@ -116,6 +138,13 @@ const result = {
     infer: round(ratio(m.infer, m.torchInfer)),
     dual_vs_single: round(ratio(m.dual, m.train)),
   },
+  methods: Object.fromEntries(
+    VARIANTS.filter((v) => methodSamples[v.name]).map((v) => {
+      const ms = median(methodSamples[v.name]);
+      const base = v.base ? median(methodSamples[v.base] ?? []) : NaN;
+      return [v.name, { train_ms: round(ms), added_ms: v.base ? round(ms - base) : null }];
+    }),
+  ),
   targets: { train: 1.0, infer: 0.6, dual_vs_single: 2.2 },
   setup: {
     threads,
@@ -163,4 +192,17 @@ if (json) {
   console.log(line(head));
   console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
   for (const r of rows) console.log(line(r));
+  const methodRows = Object.entries(result.methods).map(([name, r]) => [
+    name,
+    f(r.train_ms),
+    r.added_ms === null ? "" : `${r.added_ms >= 0 ? "+" : ""}${f(r.added_ms)}`,
+  ]);
+  if (methodRows.length) {
+    const mh = ["method step, 2+2 slices (ms)", "Duet", "added"];
+    const mw = mh.map((h, i) => Math.max(h.length, ...methodRows.map((r) => r[i].length)));
+    const mline = (r: string[]) => "| " + r.map((c, i) => c.padEnd(mw[i])).join(" | ") + " |";
+    console.log("\n" + mline(mh));
+    console.log("|" + mw.map((w) => "-".repeat(w + 2)).join("|") + "|");
+    for (const r of methodRows) console.log(mline(r));
+  }
 }

@@ -170,3 +170,27 @@ export function softTargetLoss(logits: Tensor, q: Tensor, temperature: number): 
   const ce = crossEntropy(logits, target, { weight, reduction: "weighted" });
   return op.mul(op.add(ce, diceLoss(op.softmax(logits, 1), target, { weight })), 0.5);
 }
+
+/**
+ * CAML's omni-correlation consistency (PAPERS.md §2, code/utils/correlation.py): each model's
+ * query features [R, D] correlate with the memory bank [M, D] as softmax(q·memᵀ / temperature)
+ * over the bank's valid entries; the loss is the cross-entropy from model b's correlation rows
+ * to model a's, -Σ C_b·log(C_a + 1e-8), averaged over the rows with `rowWeight` 1 (0 when the
+ * bank is empty). Neither side is detached, as in the released code.
+ */
+export function correlationConsistency(
+  qa: Tensor,
+  qb: Tensor,
+  rowWeight: Tensor,
+  memory: Tensor,
+  memoryValid: Tensor,
+  temperature: number,
+): Tensor {
+  const mask = op.reshape(op.mul(op.sub(memoryValid, 1), 1e4), [1, -1]);
+  const memT = op.transpose(memory, [1, 0]);
+  const corr = (q: Tensor) => op.softmax(op.add(op.div(op.matmul(q, memT), temperature), mask), 1);
+  const perRow = op.neg(op.sum(op.mul(corr(qb), op.log(op.add(corr(qa), 1e-8))), [1]));
+  const any = op.cast(op.greater(op.sum(memoryValid), 0), qa.dtype);
+  const mean = op.div(op.sum(op.mul(perRow, rowWeight)), op.maximum(op.sum(rowWeight), 1));
+  return op.mul(mean, any);
+}

@@ -8,6 +8,7 @@ import { gradients } from "./autodiff.ts";
 import { type DType, Graph, type InputRole, type Tensor } from "./graph.ts";
 import * as op from "./ops.ts";
 import {
+  type EncoderHook,
   forward,
   type ForwardOptions,
   isSegmentationModel,
@@ -115,8 +116,8 @@ export class StepBuilder {
     return output;
   }
 
-  encode(name: string, x: Tensor, mode: "train" | "eval" = "train"): Tensor[] {
-    return this.model(name).encode(this.context(name), x, mode);
+  encode(name: string, x: Tensor, mode: "train" | "eval" = "train", hook?: EncoderHook): Tensor[] {
+    return this.model(name).encode(this.context(name), x, mode, hook);
   }
 
   decode(name: string, features: Tensor[], mode: "train" | "eval" = "train") {

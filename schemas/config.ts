@@ -193,6 +193,23 @@ export const TrainConfig = Schema.Struct({
   /** ELSNet's pixel-prototype contrast on the labelled (exemplar + synthetic) pixels of every
    * trained model, added to any method: weight (0: off) and temperature τ. */
   prototypeContrast: Schema.Struct({ weight: NonNegative, temperature: PositiveNumber }),
+  /** caml's two modules (PAPERS.md §2), both off by default: cross-sample mutual attention in
+   * model b after its 4th encoder block (training only), and omni-correlation consistency. */
+  caml: Schema.Struct({
+    cma: Schema.Boolean,
+    occ: Schema.Struct({
+      /** λ_o, ramped like `consistency` (CAML: 0.05); 0: off. */
+      weight: NonNegative,
+      /** Labelled features per class in the memory bank (CAML memory_num 256). */
+      memory: PositiveInt,
+      /** Entries per class the bank takes each step (at most `memory`). */
+      enqueue: PositiveInt,
+      /** Most confident agreeing unlabelled pixels per class (CAML num_filtered 12800). */
+      filtered: PositiveInt,
+      /** Temperature of the correlation softmax (0.1). */
+      temperature: PositiveNumber,
+    }),
+  }),
 });
 
 export const RefineConfig = Schema.Struct({

@@ -82,6 +82,10 @@ export const defaults: Config = {
     sharpenTemperature: 0.1,
     contrastiveWeight: 3.5,
     prototypeContrast: { weight: 0, temperature: 0.1 },
+    caml: {
+      cma: false,
+      occ: { weight: 0, memory: 256, enqueue: 64, filtered: 12800, temperature: 0.1 },
+    },
   },
   refine: {
     enabled: false,

@@ -17,6 +17,10 @@ export function unbroadcast(dy: Tensor, shape: Shape): Tensor {
   return reshapeTo(s, shape);
 }
 
+/** Zeros of x's shape, expanded at run time (no initializer the size of x). */
+export const zerosLike = (x: Tensor) =>
+  expand(x.graph.fill(x.shape.map(() => 1), 0, x.dtype), x.staticShape);
+
 /** Reshape to a known shape; dynamic dims must line up positionally (kept with 0). */
 export function reshapeTo(x: Tensor, shape: Shape): Tensor {
   if (m.shapeEquals(x.shape, shape)) return x;
@@ -57,6 +61,18 @@ function swapLast(t: Tensor): Tensor {
 }
 
 export const mathRules: Record<string, GradRule> = {
+  TopK: (c) => {
+    // The selected values' gradient goes back to where they were taken from.
+    const x = X(c, 0);
+    const dx = x.graph.addNode("ScatterElements", [zerosLike(x), c.y[1], c.dy[0]!], [{
+      shape: x.shape,
+      dtype: x.dtype,
+    }], {
+      axis: { kind: "int", value: getInt(c.node.attrs, "axis", -1) },
+      reduction: { kind: "string", value: "add" },
+    })[0];
+    return [dx, null];
+  },
   Add: (c) => [unbroadcast(c.dy[0]!, X(c, 0).shape), unbroadcast(c.dy[0]!, X(c, 1).shape)],
   Sub: (c) => [
     c.needs[0] ? unbroadcast(c.dy[0]!, X(c, 0).shape) : null,

@@ -2,12 +2,22 @@
 import type { GradRule } from "../autodiff.ts";
 import type { Tensor } from "../graph.ts";
 import { getInt, getInts, getStr } from "../ops/attrs.ts";
-import { concat, pad, slice, split, transpose } from "../ops/shape.ts";
-import { reshapeTo, unbroadcast } from "./math.ts";
+import { concat, pad, slice, split, transpose, unsqueeze } from "../ops/shape.ts";
+import { reshapeTo, unbroadcast, zerosLike } from "./math.ts";
 
 const X = (c: { x: readonly (Tensor | null)[] }, i: number) => c.x[i]!;
 
 export const shapeRules: Record<string, GradRule> = {
+  Gather: (c) => {
+    // Rows gathered (axis 0, possibly repeated) scatter-add their gradient back.
+    const x = X(c, 0);
+    if (getInt(c.node.attrs, "axis", 0) !== 0) throw new Error("Gather gradient: axis 0 only");
+    const dx = x.graph.addNode("ScatterND", [zerosLike(x), unsqueeze(X(c, 1), [1]), c.dy[0]!], [{
+      shape: x.shape,
+      dtype: x.dtype,
+    }], { reduction: { kind: "string", value: "add" } })[0];
+    return [dx, null];
+  },
   Reshape: (c) => [reshapeTo(c.dy[0]!, X(c, 0).shape), null],
   Squeeze: (c) => [reshapeTo(c.dy[0]!, X(c, 0).shape), null],
   Unsqueeze: (c) => [reshapeTo(c.dy[0]!, X(c, 0).shape), null],

@@ -105,8 +105,13 @@ export interface ModelOutput {
   decoder: Tensor[];
 }
 
+/** Replaces encoder level `level`'s output (before it feeds the next level and the skip). */
+export type EncoderHook = (level: number, features: Tensor) => Tensor;
+
 export interface ForwardOptions {
   mode?: Mode;
+  /** Inserted after each encoder block (CAML's cross-sample attention in one model). */
+  encoderHook?: EncoderHook;
   /**
    * Applied to the encoder features before decoding (feature perturbation: dropout, noise).
    * Receives the features and returns the ones to decode.
@@ -127,7 +132,7 @@ export interface SegmentationModel extends Module {
   readonly numClasses: number;
   /** Spatial dims: 2 or 3. */
   readonly spatialDims: number;
-  encode(ctx: ModelContext, x: Tensor, mode: Mode): Tensor[];
+  encode(ctx: ModelContext, x: Tensor, mode: Mode, hook?: EncoderHook): Tensor[];
   decode(ctx: ModelContext, features: Tensor[], mode: Mode): { logits: Tensor; decoder: Tensor[] };
 }
 
@@ -142,7 +147,7 @@ export function forward(
   o: ForwardOptions = {},
 ): ModelOutput {
   const mode = o.mode ?? "train";
-  const encoder = model.encode(ctx, x, mode);
+  const encoder = model.encode(ctx, x, mode, o.encoderHook);
   const decIn = o.perturb ? o.perturb(encoder) : encoder;
   const { logits, decoder } = model.decode(ctx, decIn, mode);
   return { logits, encoder, decoder };

@@ -11,7 +11,7 @@ import type { Tensor } from "../graph.ts";
 import * as op from "../ops.ts";
 import { ParamStore } from "../params.ts";
 import type { Rng } from "../../random/rng.ts";
-import type { Mode, ModelContext, SegmentationModel } from "./context.ts";
+import type { EncoderHook, Mode, ModelContext, SegmentationModel } from "./context.ts";
 import { BatchNorm, Conv, convBn, ConvTranspose, dropout } from "./layers.ts";
 
 export interface UNetConfig {
@@ -152,12 +152,13 @@ export class UNet implements SegmentationModel {
     s.init(rng);
   }
 
-  encode(ctx: ModelContext, x: Tensor, mode: Mode): Tensor[] {
+  encode(ctx: ModelContext, x: Tensor, mode: Mode, hook?: EncoderHook): Tensor[] {
     const feats: Tensor[] = [];
     let h = x;
     this.enc.forEach((block, i) => {
       if (i > 0) h = op.maxPool(h, { kernel: [2, 2] });
       h = block.apply(ctx, h, mode);
+      if (hook) h = hook(i, h);
       feats.push(h);
     });
     return feats;

@@ -8,7 +8,7 @@ import type { Tensor } from "../graph.ts";
 import * as op from "../ops.ts";
 import { ParamStore } from "../params.ts";
 import type { Rng } from "../../random/rng.ts";
-import type { Mode, ModelContext, SegmentationModel } from "./context.ts";
+import type { EncoderHook, Mode, ModelContext, SegmentationModel } from "./context.ts";
 import { BatchNorm, Conv, convBn, ConvTranspose, dropout } from "./layers.ts";
 
 export interface VNetConfig {
@@ -125,11 +125,12 @@ export class VNet implements SegmentationModel {
     s.init(rng);
   }
 
-  encode(ctx: ModelContext, x: Tensor, mode: Mode): Tensor[] {
+  encode(ctx: ModelContext, x: Tensor, mode: Mode, hook?: EncoderHook): Tensor[] {
     const feats: Tensor[] = [];
     let h = x;
     for (let i = 0; i < 5; i++) {
       h = this.enc[i].apply(ctx, h, mode);
+      if (hook) h = hook(i, h);
       if (i === 4 && this.hasDropout) h = dropout(ctx, h, 0.5, mode, true);
       feats.push(h);
       if (i < 4) h = this.down[i].apply(ctx, h, mode);

@@ -156,6 +156,19 @@ export function argMax(x: Tensor, axis: number, keepdims = false): Tensor {
   })[0];
 }
 
+/** The k largest values along `axis` and their int64 indices (ONNX TopK, sorted, ties by index). */
+export function topK(x: Tensor, k: number, axis = -1): { values: Tensor; indices: Tensor } {
+  const a = normAxis(axis, x.rank, "TopK");
+  const n = x.shape[a];
+  if (typeof n !== "number" || k < 1 || k > n) throw new ShapeError(`TopK: k=${k} for ${x}`);
+  const shape = x.shape.map((d, i) => (i === a ? k : d));
+  const [values, indices] = x.graph.addNode("TopK", [x, x.graph.int64s([k])], [
+    { shape, dtype: x.dtype },
+    { shape, dtype: "int64" },
+  ], { axis: int(a) });
+  return { values, indices };
+}
+
 /** numpy matmul semantics for rank >= 2 operands (batch dims broadcast). */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.rank < 2 || b.rank < 2) throw new ShapeError(`MatMul: needs rank >= 2, got ${a} and ${b}`);

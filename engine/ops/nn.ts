@@ -329,3 +329,41 @@ export function resize(x: Tensor, o: ResizeOptions): Tensor {
 export function dropout(x: Tensor, mask: Tensor): Tensor {
   return m.mul(x, mask);
 }
+
+/**
+ * Layer normalisation over the last axis (PyTorch nn.LayerNorm(d)): one ONNX
+ * LayerNormalization node forward, the closed-form gradient backward (its statistics are
+ * recomputed there: the node's optional Mean/InvStdDev outputs are float32 even for float64).
+ */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  const d = x.shape[x.rank - 1];
+  for (const p of [gamma, beta]) {
+    if (p.rank !== 1 || p.shape[0] !== d) {
+      throw new ShapeError(`LayerNormalization: ${p} does not match the last axis of ${x}`);
+    }
+  }
+  const n = d as number, last = x.rank - 1;
+  const rows = Array.from({ length: last }, (_, i) => i);
+  return x.graph.customGrad([x, gamma, beta], () => {
+    const [y] = x.graph.addNode("LayerNormalization", [x, gamma, beta], [{
+      shape: x.shape,
+      dtype: x.dtype,
+    }], { axis: int(-1), epsilon: float(eps) });
+    const grad = ([dy]: readonly (Tensor | null)[]) => {
+      if (!dy) return [null, null, null];
+      const xc = m.sub(x, m.mean(x, [last], true));
+      const r = m.reciprocal(m.sqrt(m.add(m.div(m.sumSquare(xc, [last], true), n), eps)));
+      const xhat = m.mul(xc, r);
+      const g = m.mul(dy, gamma); // d/dxhat
+      const dx = m.mul(
+        r,
+        m.sub(
+          m.sub(g, m.mean(g, [last], true)),
+          m.mul(xhat, m.mean(m.mul(g, xhat), [last], true)),
+        ),
+      );
+      return [dx, m.sum(m.mul(dy, xhat), rows), m.sum(dy, rows)];
+    };
+    return { outputs: [y], grad };
+  })[0];
+}

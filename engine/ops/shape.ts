@@ -159,6 +159,15 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return x.graph.addNode("Expand", [x, x.graph.int64s(shape)], [{ shape: out, dtype: x.dtype }])[0];
 }
 
+/** Rows of x (axis 0) at int64 `indices` [K]: [K, ...rest] (ONNX Gather). */
+export function gatherRows(x: Tensor, indices: Tensor): Tensor {
+  if (indices.rank !== 1 || indices.dtype !== "int64") {
+    throw new ShapeError(`Gather: indices ${indices} must be int64 [K]`);
+  }
+  const shape = [indices.shape[0], ...x.shape.slice(1)];
+  return x.graph.addNode("Gather", [x, indices], [{ shape, dtype: x.dtype }], { axis: int(0) })[0];
+}
+
 export function identity(x: Tensor): Tensor {
   return x.graph.addNode("Identity", [x], [{ shape: x.shape, dtype: x.dtype }])[0];
 }

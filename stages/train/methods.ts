@@ -7,13 +7,16 @@
  * Each method names the models it trains ("a", "b"; frozen EMA teachers), the scalar weights it
  * is fed each step, and its loss. Supervised parts are 0.5·(CE + Dice) as in SSL4MIS.
  */
-import type { StepBuilder } from "../../engine/train.ts";
+import type { ModelEntry, StepBuilder } from "../../engine/train.ts";
+import type { Module } from "../../engine/models/context.ts";
+import type { Rng } from "../../random/rng.ts";
 import type { Tensor } from "../../engine/graph.ts";
 import * as op from "../../engine/ops.ts";
 import * as L from "../../engine/losses.ts";
 import { featureDropout } from "../../engine/perturb.ts";
 import type { Method, TrainConfig } from "../../schemas/config.ts";
 import { sigmoidRampup } from "./ramps.ts";
+import { camlForwardB, camlModules, omniCorrelation } from "./caml.ts";
 
 export interface Shapes {
   readonly bl: number;
@@ -35,6 +38,13 @@ export interface MethodSpec {
   /** Labelled targets also come as class probabilities `ql` [Bl, K, H, W] (soft pseudo-labels;
    * one-hot for real labels). */
   readonly softTargets?: boolean;
+  /** Extra modules of the training step (attention layers, heads, memory banks), by name. */
+  readonly modules?: (
+    config: typeof TrainConfig.Type,
+    s: Shapes,
+    channels: readonly number[],
+    rng: Rng,
+  ) => Record<string, Module | ModelEntry>;
   readonly scalars: readonly string[];
   readonly weights: (step: number, config: typeof TrainConfig.Type) => Record<string, number>;
   readonly loss: (
@@ -219,27 +229,35 @@ const ugmcl: MethodSpec = {
 /**
  * CAML's mutual consistency in 2D (PAPERS.md §2): a (transposed-conv up) and b (bilinear up)
  * fit the labelled slices with the linear Dice and each follows the other's sharpened
- * prediction (MSE, targets not detached as in the released code). The omni-correlation
- * memory bank (OCC) is not built.
+ * prediction (MSE, targets not detached as in the released code). `train.caml` adds CAML's
+ * cross-sample attention in b and the omni-correlation consistency (stages/train/caml.ts).
  */
 const caml: MethodSpec = {
   unlabelled: true,
   synthetic: false,
   otherUp: true,
   teacher: false,
-  scalars: ["w_cons"],
-  weights: (step, c) => ({ w_cons: rampWeight(step, c, c.consistency) }),
+  modules: camlModules,
+  scalars: ["w_cons", "w_occ"],
+  weights: (step, c) => ({
+    w_cons: rampWeight(step, c, c.consistency),
+    w_occ: rampWeight(step, c, c.caml.occ.weight),
+  }),
   loss: (g, s, c) => {
     const t = L.oneHot(g.input("yl"), s.classes);
     const x = op.concat([g.input("xl"), g.input("xw")], 0);
     const pa = op.softmax(g.forward("a", x).logits, 1);
-    const pb = op.softmax(g.forward("b", x).logits, 1);
+    const pb = op.softmax(g.forward("b", x, camlForwardB(g, c)).logits, 1);
     const dice = (p: Tensor) =>
       L.diceLoss(batchSlice(p, 0, s.bl), t, { variant: "linear", classes: foreground(s.classes) });
     const sup = op.mul(op.add(dice(pa), dice(pb)), 0.5);
     const T = c.sharpenTemperature;
     const cons = op.add(L.mse(pa, L.sharpen(pb, T)), L.mse(pb, L.sharpen(pa, T)));
-    return { loss: op.add(sup, op.mul(cons, g.scalar("w_cons"))), logs: { sup, cons } };
+    const loss = op.add(sup, op.mul(cons, g.scalar("w_cons")));
+    const occ = omniCorrelation(g, s, c);
+    if (!occ) return { loss, logs: { sup, cons } };
+    const logs: Record<string, Tensor> = { sup, cons, occ };
+    return { loss: op.add(loss, op.mul(occ, g.scalar("w_occ"))), logs };
   },
 };
 

@@ -13,9 +13,6 @@ import { encodeJson } from "../../pipeline/digest.ts";
 import { ConfigError, Interrupted, StageFailed } from "../../pipeline/errors.ts";
 import { abortSignalName } from "../../pipeline/runner.ts";
 import { Rng } from "../../random/rng.ts";
-import { UNet } from "../../engine/models/unet.ts";
-import { TrainStep } from "../../engine/train.ts";
-import { adam, adamw, sgd } from "../../engine/optim.ts";
 import { emaUpdate } from "../../engine/perturb.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { PreciseBatchNorm } from "../../engine/precise_bn.ts";
@@ -23,10 +20,10 @@ import { loadCheckpoint, saveCheckpoint } from "../../engine/checkpoint.ts";
 import { allocViewBatch, ViewAugmenter } from "../../transforms/views.ts";
 import { image2d, label2d } from "../../transforms/image2d.ts";
 import { pasteBox } from "../../transforms/intensity.ts";
-import { decodeModel, encodeModel, unetConfig } from "./model.ts";
+import { encodeModel } from "./model.ts";
 import { methods, type MethodSpec, type Shapes } from "./methods.ts";
 import { type LabelledSlice, loadPool, type Pool } from "./pool.ts";
-import { prototypeContrast } from "./auxiliary.ts";
+import { buildPairStep } from "./pair_step.ts";
 import { fillSoftTargets } from "./soft_targets.ts";
 import { validationDice } from "./validate.ts";
 
@@ -123,54 +120,16 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
 
     // Models and the step graph. Model b: a second network, or a's EMA teacher.
     let rng = new Rng(seed).fork("train");
-    const init = rng.fork("init");
-    const cfg = unetConfig(config.model, classes);
-    const otherUp = cfg.up === "transpose" ? "bilinear" : "transpose";
-    const [a, b] = opts.start ? opts.start.map((bytes) => decodeModel(bytes).model) : [
-      new UNet(cfg, init.fork("a")),
-      new UNet({ ...cfg, up: method.otherUp ? otherUp : cfg.up }, init.fork("b")),
-    ];
-    if (method.teacher) b.store.copyFrom(a.store);
-    const aux = prototypeContrast(
-      config,
-      method.teacher ? ["a"] : ["a", "b"],
-      cfg.channels![0],
-      init.fork("prototype"),
-    );
-    const inputs: Record<string, readonly number[] | { shape: number[]; dtype: "int32" }> = {
-      xl: [s.bl, 1, h, w],
-      yl: { shape: [s.bl, h, w], dtype: "int32" },
-    };
-    if (method.softTargets) inputs.ql = [s.bl, classes, h, w];
-    if (method.unlabelled) {
-      Object.assign(inputs, {
-        xw: [s.bu, 1, h, w],
-        xs: [s.bu, 1, h, w],
-        mix_perm: [s.bu, s.bu],
-        mix_box: [s.bu, 1, h, w],
-      });
-    }
-    const o = config.optimizer;
-    const optimizer = o.kind === "sgd"
-      ? sgd({ momentum: o.momentum, weightDecay: o.weightDecay })
-      : (o.kind === "adam" ? adam : adamw)({ weightDecay: o.weightDecay });
-    const step = yield* Effect.tryPromise({
+    const { a, b, step } = yield* Effect.tryPromise({
       try: () =>
-        TrainStep.build({
-          models: {
-            a,
-            b: method.teacher ? { model: b, trainable: false } : b,
-            ...aux?.modules,
-          },
-          inputs,
-          scalars: [...method.scalars],
-          loss: (g) => {
-            const result = method.loss(g, s, config);
-            return aux ? aux.add(g, s, result) : result;
-          },
-          optimizer,
+        buildPairStep({
+          config,
+          classes,
+          shapes: s,
+          method,
           seed,
-          session: { device: ctx.device },
+          device: ctx.device,
+          start: opts.start,
         }),
       catch: (e) => failed(`building the ${config.method} step: ${(e as Error).message}`),
     });
@@ -276,7 +235,8 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
       const feeds: Parameters<typeof step.run>[0] = {
         xl: lb.weak,
         yl,
-        lr: o.lr * (o.schedule === "poly" ? Math.pow(1 - t / config.steps, 0.9) : 1),
+        lr: config.optimizer.lr *
+          (config.optimizer.schedule === "poly" ? Math.pow(1 - t / config.steps, 0.9) : 1),
         ...method.weights(t, config),
         ...(ql ? { ql } : {}),
       };

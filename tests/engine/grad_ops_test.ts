@@ -62,7 +62,58 @@ const SOFT_Q = (() => {
   return q;
 })();
 
+/** Row weights [5] and bank validity [6] for the correlation-consistency case. */
+const ROW_W = new Float32Array([1, 1, 0, 1, 1]), MEM_VALID = new Float32Array([1, 1, 0, 1, 1, 0]);
+
 const cases: GradCase[] = [
+  {
+    name: "omni-correlation consistency (CAML): masked bank entries and rows",
+    shapes: { qa: [5, 3], qb: [5, 3], mem: [6, 3] },
+    float64: true,
+    build: ({ qa, qb, mem }) => {
+      const c = (a: Float32Array) => qa.graph.constant(a, [a.length], qa.dtype);
+      return L.correlationConsistency(qa, qb, c(ROW_W), mem, c(MEM_VALID), 0.5);
+    },
+    tf: ({ qa, qb, mem }) => {
+      const keep = tf.tensor(MEM_VALID), rows = tf.tensor(ROW_W);
+      const corr = (q: tf.Tensor) =>
+        tf.softmax(
+          tf.add(tf.div(tf.matMul(q, mem, false, true), 0.5), tf.mul(tf.sub(keep, 1), 1e4)),
+        );
+      const perRow = tf.neg(tf.sum(tf.mul(corr(qb), tf.log(tf.add(corr(qa), 1e-8))), 1));
+      return tf.div(tf.sum(tf.mul(perRow, rows)), tf.sum(rows));
+    },
+  },
+  {
+    name: "LayerNorm over the last axis",
+    shapes: { x: [2, 3, 5], gamma: [5], beta: [5] },
+    float64: true,
+    build: ({ x, gamma, beta }) => op.layerNorm(x, gamma, beta),
+    tf: ({ x, gamma, beta }) => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), gamma), beta);
+    },
+  },
+  {
+    name: "Gather rows (repeated indices scatter-add back)",
+    shapes: { x: [6, 3] },
+    float64: true,
+    build: ({ x }) =>
+      op.gatherRows(x, x.graph.constant(BigInt64Array.from([1n, 4n, 1n, 0n]), [4], "int64")),
+    tf: ({ x }) => tf.gather(x, [1, 4, 1, 0]),
+  },
+  {
+    name: "TopK values (largest 2 of each row)",
+    shapes: { x: [3, 5] },
+    values: { x: spread },
+    float64: true,
+    build: ({ x }) => op.topK(x, 2).values,
+    // tfjs has no TopK gradient: pick the same elements with a one-hot mask of its indices.
+    tf: ({ x }) => {
+      const picked = tf.oneHot(tf.topk(tf.tensor(x.dataSync(), x.shape), 2).indices, 5);
+      return tf.sum(tf.mul(tf.expandDims(x, 1), picked), 2);
+    },
+  },
   {
     name: "soft re-learning loss (sharpened, confidence-weighted CE + Dice)",
     shapes: { z: [2, 3, 2, 2] },

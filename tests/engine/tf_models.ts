@@ -145,3 +145,53 @@ export function ceDiceLoss(logits: tf.Tensor, onehot: tf.Tensor) {
   const dice = tf.mean(tf.sub(1, tf.div(tf.add(tf.mul(inter, 2), 1e-5), tf.add(den, 1e-5))));
   return tf.add(ce, dice) as tf.Scalar;
 }
+
+/**
+ * PyTorch's nn.TransformerEncoderLayer (post-norm, ReLU) on x [L, N, E], written head by head
+ * and sample by sample from PyTorch's definition (head j of sample n uses columns j·dh..(j+1)·dh
+ * of q, k, v), independently of the engine's batched layout. `masks`: dropout masks in the
+ * engine's creation order (attention weights [N, H, L, L], after attention, inside the
+ * feed-forward block, after it); none in eval mode.
+ */
+export function transformerLayerForward(
+  w: Weights,
+  name: string,
+  x: tf.Tensor,
+  heads: number,
+  masks?: tf.Tensor[],
+): tf.Tensor {
+  const [l, n, e] = x.shape;
+  const dh = e / heads;
+  const p = (k: string) => w.get(`${name}.${k}`)!;
+  const drop = (t: tf.Tensor, i: number) => (masks ? tf.mul(t, masks[i]) : t);
+  const linear = (t: tf.Tensor, k: string) =>
+    tf.add(tf.matMul(t, p(`${k}.weight`), false, true), p(`${k}.bias`));
+  const norm = (t: tf.Tensor, k: string) => {
+    const { mean, variance } = tf.moments(t, -1, true);
+    const xhat = tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, 1e-5)));
+    return tf.add(tf.mul(xhat, p(`${k}.weight`)), p(`${k}.bias`));
+  };
+  const win = p("self_attn.in_proj_weight"), bin = p("self_attn.in_proj_bias");
+  const proj = (t: tf.Tensor, i: number) =>
+    tf.add(tf.matMul(t, tf.slice(win, [i * e, 0], [e, e]), false, true), tf.slice(bin, i * e, e));
+  const samples: tf.Tensor[] = [];
+  for (let s = 0; s < n; s++) {
+    const xs = tf.reshape(tf.slice(x, [0, s, 0], [l, 1, e]), [l, e]);
+    const [q, k, v] = [0, 1, 2].map((i) => proj(xs, i));
+    const perHead: tf.Tensor[] = [];
+    for (let j = 0; j < heads; j++) {
+      const cols = (t: tf.Tensor) => tf.slice(t, [0, j * dh], [l, dh]);
+      const a = tf.softmax(tf.div(tf.matMul(cols(q), cols(k), false, true), Math.sqrt(dh)));
+      const am = masks
+        ? tf.mul(a, tf.reshape(tf.slice(masks[0], [s, j, 0, 0], [1, 1, l, l]), [l, l]))
+        : a;
+      perHead.push(tf.matMul(am, cols(v)));
+    }
+    samples.push(tf.concat(perHead, 1)); // [L, E]
+  }
+  const rows = tf.reshape(x, [l * n, e]);
+  const mixed = tf.reshape(tf.stack(samples, 1), [l * n, e]);
+  const h1 = norm(tf.add(rows, drop(linear(mixed, "self_attn.out_proj"), 1)), "norm1");
+  const ff = linear(drop(tf.relu(linear(h1, "linear1")), 2), "linear2");
+  return tf.reshape(norm(tf.add(h1, drop(ff, 3)), "norm2"), [l, n, e]);
+}

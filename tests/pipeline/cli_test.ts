@@ -50,16 +50,21 @@ async function committed(store: string, runId: string) {
   return { digests, units };
 }
 
-Deno.test("SIGKILL at random moments, then resume: same final digests, committed stages never rerun", async () => {
+/**
+ * Runs `config` uninterrupted, then kills fresh runs of it at random moments until `maxKills`
+ * processes died mid-run, resuming each sequence to the end: the final digests must equal the
+ * uninterrupted run's, and no committed stage may run again.
+ */
+async function killAndResume(config: readonly string[], maxKills: number, seed: number) {
   const reference = await Deno.makeTempDir();
   const t0 = performance.now();
-  const ref = await cli(["run", "--store", reference, "--run-id", "r", ...FAST]);
+  const ref = await cli(["run", "--store", reference, "--run-id", "r", ...config]);
   assertEquals(ref.code, 0, ref.stderr);
   const fullMs = performance.now() - t0;
   const expected = (await committed(reference, "r")).digests;
   assertEquals(Object.keys(expected).length, 9);
 
-  const rng = new Rng(7);
+  const rng = new Rng(seed);
   let kills = 0;
   let store = "";
   const finishAndCheck = async () => {
@@ -74,14 +79,14 @@ Deno.test("SIGKILL at random moments, then resume: same final digests, committed
       );
     }
   };
-  // Sequences of kills on fresh stores until 20 processes died mid-run; each sequence is then
-  // resumed to the end and compared with the uninterrupted run.
-  while (kills < 20) {
+  // Sequences of kills on fresh stores until `maxKills` processes died mid-run; each sequence is
+  // then resumed to the end and compared with the uninterrupted run.
+  while (kills < maxKills) {
     store = await Deno.makeTempDir();
-    for (let k = 0; k < 3 && kills < 20; k++) {
+    for (let k = 0; k < 3 && kills < maxKills; k++) {
       // `run` with the same config and run ID continues the run (an early kill may come before
       // the manifest exists, where `resume` would have nothing to resume).
-      const res = await cli(["run", "--store", store, "--run-id", "r", ...FAST], {
+      const res = await cli(["run", "--store", store, "--run-id", "r", ...config], {
         killAfterMs: rng.uniform(0.1, 0.7) * fullMs,
       });
       if (res.signal !== "SIGKILL") {
@@ -95,6 +100,15 @@ Deno.test("SIGKILL at random moments, then resume: same final digests, committed
   const again = await cli(["resume", "--store", store, "--run-id", "r"]);
   assertEquals(again.code, 0);
   assertEquals((again.stderr.match(/cached/g) ?? []).length, 9, again.stderr);
+}
+
+Deno.test("SIGKILL at random moments, then resume: same final digests, committed stages never rerun", async () => {
+  await killAndResume(FAST, 20, 7);
+});
+
+Deno.test("SIGKILL and resume with caml's memory bank and attention: the bank resumes bit-identically", async () => {
+  const caml = ["train.method=caml", "train.caml.cma=true", "train.caml.occ.weight=0.05"];
+  await killAndResume([...FAST, ...caml.flatMap((s) => ["--set", s])], 6, 11);
 });
 
 Deno.test("two `stage` processes for the same unit: one commits, the other reports cached", async () => {

@@ -113,3 +113,22 @@ for (const method of ["supervised", "cmems"]) {
     }
   });
 }
+
+Deno.test("train caml + CMA + OCC: the bank fills, OCC is logged, saved models stay plain U-Nets", async () => {
+  const sets = ["train.method=caml", "train.caml.cma=true", "train.caml.occ.weight=0.05"];
+  const { exit, files } = await train([...sets, "train.validateEvery=2"]);
+  assert(Exit.isSuccess(exit), String(exit));
+  const curves: { loss: number; logs: Record<string, number> }[] = JSON.parse(
+    new TextDecoder().decode(files["curves.json"]),
+  );
+  assert(curves.every((c) => Number.isFinite(c.logs.occ) && c.logs.occ >= 0), "occ logged");
+  // The bank holds entries from step 1 on, so the correlation loss is active (log(2·256) ≈ 6.2
+  // for uniform correlations with 2 classes present).
+  assert(curves.some((c) => c.logs.occ > 0.1), JSON.stringify(curves.map((c) => c.logs.occ)));
+  const plain = await train(["train.method=caml"]);
+  for (const name of ["model-a.safetensors", "model-b.safetensors"]) {
+    const [on, off] = [files, plain.files].map((f) => decodeModel(f[name]).model.store);
+    assertEquals(on.params.data.length, off.params.data.length, `${name}: no CMA/OCC weights`);
+    assert(on.params.data.some((v, i) => v !== off.params.data[i]), `${name}: modules train`);
+  }
+});
