@@ -181,6 +181,9 @@ export const TrainConfig = Schema.Struct({
   rampupEpoch: PositiveInt,
   /** Confidence threshold for cross-model pseudo-labels (cmems, cps masks). */
   confidence: Probability,
+  /** cmems: the students' loss on the confident pseudo-labels: "ce", "dice" (class-balanced:
+   * small structures weigh as much as the background) or "ce+dice" (their mean). */
+  pseudoLoss: Schema.Literals(["ce", "dice", "ce+dice"]),
   consistency: NonNegative,
   featureConsistency: NonNegative,
   ema: Probability,

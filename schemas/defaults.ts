@@ -75,6 +75,7 @@ export const defaults: Config = {
     rampup: 200,
     rampupEpoch: 150,
     confidence: 0.95,
+    pseudoLoss: "ce",
     consistency: 1,
     featureConsistency: 0.5,
     ema: 0.99,

@@ -80,6 +80,23 @@ function mixLikeStrong(g: StepBuilder, x: Tensor, bu: number): Tensor {
   return op.add(op.mul(x, op.sub(1, box)), op.mul(moved, box));
 }
 
+/**
+ * A student's loss on confident pseudo-labels (mask 1 where the teacher is confident): CE, or
+ * the Dice of the confident pixels (UniMatch's ACDC loss: it weighs small structures like large
+ * ones, where CE lets the background's pixel count pull uncertain structures to background), or
+ * their mean.
+ */
+export function pseudoLoss(
+  logits: Tensor,
+  target: Tensor,
+  mask: Tensor,
+  kind: typeof TrainConfig.Type["pseudoLoss"],
+): Tensor {
+  const ce = () => L.crossEntropy(logits, target, { weight: mask });
+  const dice = () => L.diceLoss(op.softmax(logits, 1), target, { weight: mask });
+  return kind === "ce" ? ce() : kind === "dice" ? dice() : op.mul(op.add(ce(), dice()), 0.5);
+}
+
 /** Confident pseudo-labels of a model's prediction on the weak view (no gradient; eval mode
  * unless `mode` says otherwise). */
 function pseudoLabels(
@@ -162,11 +179,14 @@ const cmems: MethodSpec = {
     });
     const [a, b] = parts;
     const onStrong = (student: typeof a, teacher: typeof a) =>
-      L.crossEntropy(student.strong, mixLikeStrong(g, teacher.pseudo.target, s.bu), {
-        weight: mixLikeStrong(g, teacher.pseudo.mask, s.bu),
-      });
+      pseudoLoss(
+        student.strong,
+        mixLikeStrong(g, teacher.pseudo.target, s.bu),
+        mixLikeStrong(g, teacher.pseudo.mask, s.bu),
+        c.pseudoLoss,
+      );
     const onFeatures = (student: typeof a, teacher: typeof a) =>
-      L.crossEntropy(student.perturbed, teacher.pseudo.target, { weight: teacher.pseudo.mask });
+      pseudoLoss(student.perturbed, teacher.pseudo.target, teacher.pseudo.mask, c.pseudoLoss);
     const sup = op.add(a.sup, b.sup);
     const img = op.add(onStrong(b, a), onStrong(a, b));
     const feat = op.add(onFeatures(b, a), onFeatures(a, b));
