@@ -1,6 +1,5 @@
 """Tables of bench/results.sh runs: per (tag, method), mean ± std over seeds of each seed's mean
-over cases; Dice per class and their mean, HD95 (voxels) mean over classes; validation and test
-side by side; wall time and peak RSS per run; the worst test cases.
+over cases; Dice and HD95 (voxels) per class and their mean; validation and test side by side; wall time and peak RSS per run; the worst test cases.
 
     python3 bench/results_table.py bench/results/acdc-exemplar.jsonl [--worst 5] [--models a,b]
 """
@@ -33,7 +32,7 @@ def per_seed(run, model, split, metric, cls=None):
 def main():
     args = sys.argv[1:]
     worst = 5
-    models = ["a", "b"]
+    models = None  # every model the runs scored (a, b and the fused pair)
     if "--worst" in args:
         i = args.index("--worst")
         worst = int(args[i + 1])
@@ -49,26 +48,22 @@ def main():
     classes = runs[0]["classes"]
     fg = [str(i) for i in range(1, len(classes))]
     names = classes[1:]
-    head = ["setting", "method", "model", "seeds"]
-    for split in ("validation", "test"):
-        head += [f"{split} {n}" for n in names] if len(fg) > 1 else []
-        head += [f"{split} Dice", f"{split} HD95"]
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for (tag, method), rs in groups.items():
-        for model in models:
-            cells = [tag or "-", method, model, str(len(rs))]
-            for split in ("validation", "test"):
-                if len(fg) > 1:
-                    for c in fg:
+    for metric, label in (("dice", "Dice"), ("hd95", "HD95")):
+        head = ["setting", "method", "model", "seeds"]
+        for split in ("validation", "test"):
+            head += [f"{split} {label} {n}" for n in names] if len(fg) > 1 else []
+            head += [f"{split} {label}"]
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for (tag, method), rs in groups.items():
+            for model in models or [m for m in ("a", "b", "pair") if m in rs[0]["cases"]]:
+                cells = [tag or "-", method, model, str(len(rs))]
+                for split in ("validation", "test"):
+                    for c in (fg if len(fg) > 1 else []) + [None]:
                         cells.append(mean_std([v for r in rs
-                                               if (v := per_seed(r, model, split, "dice", c)) is not None]))
-                cells.append(mean_std([v for r in rs
-                                       if (v := per_seed(r, model, split, "dice")) is not None]))
-                cells.append(mean_std([v for r in rs
-                                       if (v := per_seed(r, model, split, "hd95")) is not None]))
-            print("| " + " | ".join(cells) + " |")
-    print()
+                                               if (v := per_seed(r, model, split, metric, c)) is not None]))
+                print("| " + " | ".join(cells) + " |")
+        print()
     print("| setting | method | seed | wall | peak RSS |")
     print("|---|---|---|---|---|")
     for (tag, method), rs in groups.items():
@@ -79,12 +74,12 @@ def main():
         for (tag, method), rs in groups.items():
             scores = defaultdict(list)
             for r in rs:
-                for c in r["cases"][models[0]]:
+                for c in r["cases"][(models or ["a"])[0]]:
                     if c["split"] == "test":
                         scores[c["case"]].append(100 * statistics.fmean(c["dice"].values()))
             ranked = sorted(scores.items(), key=lambda kv: statistics.fmean(kv[1]))[:worst]
             text = ", ".join(f"{k} {statistics.fmean(v):.1f}" for k, v in ranked)
-            print(f"worst test cases, {tag or '-'} {method} model {models[0]} (mean Dice over seeds): {text}")
+            print(f"worst test cases, {tag or '-'} {method} model {(models or ['a'])[0]} (mean Dice over seeds): {text}")
 
 
 if __name__ == "__main__":
