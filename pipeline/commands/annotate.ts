@@ -86,9 +86,13 @@ export const makeAnnotateCommand = (signal: AbortSignal) =>
         try: () => storeFromUri(Option.getOrElse(flags.store, () => ".duet")),
         catch: (e) => new ConfigError({ problems: [`--store: ${(e as Error).message}`] }),
       });
+      // As `run` reads it: the config's data.source (a folder or list file) under --data.
+      const source = dataIsDir && config.data.source !== "phantoms"
+        ? resolve(data, config.data.source)
+        : data;
       const discover = discoverOptions(config.data);
       const specs = yield* Effect.tryPromise({
-        try: () => discoverCases(data, discover),
+        try: () => discoverCases(source, discover),
         catch: usage,
       });
       const server = startAnnotate({
@@ -105,7 +109,7 @@ export const makeAnnotateCommand = (signal: AbortSignal) =>
         },
       });
       console.log(
-        `annotate: ${specs.length} cases of ${data}; classes ${config.data.classes.join(", ")}`,
+        `annotate: ${specs.length} cases of ${source}; classes ${config.data.classes.join(", ")}`,
       );
       console.log(`annotate: saving into ${out} and ${configPath}`);
       console.log(`open ${server.url}`);

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect";
 import { assert, assertEquals } from "../assert.ts";
-import { cli } from "../cli.ts";
+import { cli, spawnCli } from "../cli.ts";
 import { tempDir } from "../io/python.ts";
 import { CLASSES, phantomFolder, serve } from "./fixtures.ts";
 import { readNifti } from "../../io/nifti.ts";
@@ -331,6 +331,31 @@ Deno.test("annotate CLI: a missing --data is exit 64, an unwritable --out exit 7
     assertEquals(bad.code, 74, bad.stderr);
     assert(bad.stderr.includes(`${root}/file/x`), bad.stderr);
     assert(bad.stderr.includes("is a file, not a folder: choose another --out"), bad.stderr);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("annotate CLI: the config's data.source is read under --data, as run reads it", async () => {
+  const root = tempDir("annotate-source");
+  try {
+    phantomFolder(`${root}/data/scans`, { count: 2, shape: [8, 8, 2] });
+    Deno.writeTextFileSync(`${root}/data/README.md`, "not a case");
+    const config = `${root}/run.json`;
+    Deno.writeTextFileSync(config, JSON.stringify({ data: { source: "scans", classes: CLASSES } }));
+    const child = spawnCli(["annotate", "--data", `${root}/data`, "--config", config]);
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("open http")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    child.kill("SIGTERM");
+    await reader.cancel();
+    const stderr = await new Response(child.stderr).text();
+    await child.status;
+    assert(text.includes(`annotate: 2 cases of ${root}/data/scans;`), text + stderr);
   } finally {
     Deno.removeSync(root, { recursive: true });
   }
