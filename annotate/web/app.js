@@ -227,9 +227,16 @@ function renderCaseList() {
     li.dataset.id = c.id;
     li.classList.toggle("on", c.id === state.caseId);
     li.title = c.id;
+    // A long ID loses its middle, never its end (patient020_frame01 and _frame02 stay apart).
     const name = document.createElement("span");
     name.className = "name";
-    name.textContent = c.id;
+    const cut = Math.max(0, c.id.length - 11);
+    for (const [cls, text] of [["head", c.id.slice(0, cut)], ["tail", c.id.slice(cut)]]) {
+      const part = document.createElement("span");
+      part.className = cls;
+      part.textContent = text;
+      name.append(part);
+    }
     li.append(name);
     const badge = (text, cls = "") => {
       const b = document.createElement("span");
