@@ -1,6 +1,6 @@
 /**
  * The exported model's predictions on a case, for the page's overlay: computed here, on the
- * server, with `predict`'s own Segmenter (stages/export/segment.ts), so the overlay is exactly
+ * server, with `predict`'s own Segmenter (deploy/segment.ts), so the overlay is exactly
  * the mask `pipeline predict` would write: same recipe (crop, resampling, intensity), same
  * onnxruntime, same mapping back to the image's grid. (In the browser it would need
  * onnxruntime-web's wasm served from here and a second copy of the normalization recipe.)
@@ -17,8 +17,8 @@ import { makeMemoryReporter } from "../pipeline/progress.ts";
 import { resolveStage, type RunEnv } from "../pipeline/runner.ts";
 import type { ObjectStoreShape } from "../pipeline/store.ts";
 import type { ExportOutput } from "../schemas/outputs.ts";
-import { parseDuetModel } from "../stages/export/onnx.ts";
-import { Segmenter } from "../stages/export/segment.ts";
+import { parseDuetModel } from "../deploy/onnx_model.ts";
+import { Segmenter } from "../deploy/segment.ts";
 import { stages } from "../stages/registry.ts";
 import { decodeRaw, readRawConfig } from "./exemplar.ts";
 import { HttpError } from "./http.ts";

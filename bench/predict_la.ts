@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { UNet } from "../engine/models/unet.ts";
 import { Rng } from "../random/rng.ts";
-import { exportSegmentation } from "../stages/export/onnx.ts";
+import { exportSegmentation } from "../deploy/onnx_model.ts";
 
 const { values: o } = parseArgs({
   options: {

@@ -112,7 +112,7 @@ export type AugmentOutput = typeof AugmentOutput.Type;
 export const TrainOutput = Schema.Struct({
   method: Schema.String,
   steps: Schema.Int,
-  /** Model artifacts (stages/train/model.ts) after the last step: a, then b. */
+  /** Model artifacts (deploy/weights.ts) after the last step: a, then b. */
   models: Schema.Array(Schema.String),
   /** The same models at their best validation Dice (the last ones when nothing was validated). */
   best: Schema.Array(Schema.String),
@@ -157,7 +157,7 @@ export const EvaluateOutput = Schema.Struct({
 export type EvaluateOutput = typeof EvaluateOutput.Type;
 
 export const ExportOutput = Schema.Struct({
-  /** model.onnx (stages/export/onnx.ts). */
+  /** model.onnx (deploy/onnx_model.ts). */
   model: Schema.String,
   /** "duet-segmentation-1" */
   format: Schema.String,

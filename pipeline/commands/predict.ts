@@ -1,6 +1,6 @@
 /**
  * `deno task pipeline predict --model M.onnx --input PATH... --out DIR [--device cpu]`: segments
- * new images with an exported Duet model (stages/export/segment.ts) and writes one mask per
+ * new images with an exported Duet model (deploy/segment.ts) and writes one mask per
  * input, on the input's grid: `<ID>.nii.gz` with the input's affine, or `<ID>.png` for a PNG.
  *
  * Inputs: .nii/.nii.gz, SSL4MIS .h5 (the dataset and axis order the model was trained with,
@@ -26,8 +26,8 @@ import { DataError, fileAccessError, isDataError } from "../../io/errors.ts";
 import { encodeNifti } from "../../io/nifti.ts";
 import { encodePngVolume } from "../../io/png.ts";
 import type { LabelVolume } from "../../io/volume.ts";
-import { type Hdf5Layout, readDuetModel } from "../../stages/export/onnx.ts";
-import { Segmenter } from "../../stages/export/segment.ts";
+import { type Hdf5Layout, readDuetModel } from "../../deploy/onnx_model.ts";
+import { Segmenter } from "../../deploy/segment.ts";
 import { ConfigError, Interrupted, ioErrorOf } from "../errors.ts";
 
 export interface PredictInput {

@@ -1,6 +1,6 @@
 /**
  * export: the model chosen by `export.model` (a, b, or the pair averaged in one graph) as
- * `model.onnx` (stages/export/onnx.ts: eval-mode forward graph, weights baked in, dynamic batch,
+ * `model.onnx` (deploy/onnx_model.ts: eval-mode forward graph, weights baked in, dynamic batch,
  * opset 17, duet.* metadata with the normalize recipe, input size and config digest). Before committing, the exported file is checked against
  * the training engine on the validation cases (max abs difference of the probabilities < 1e-5;
  * else the stage fails), and it segments every validation and test case exactly as `predict`
@@ -24,11 +24,11 @@ import { decodeArrays } from "../codec.ts";
 import { recipeOf } from "../normalize/recipe.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
 import { finalModels } from "../final_models.ts";
-import { decodeModel } from "../train/model.ts";
+import { decodeModel } from "../../deploy/weights.ts";
 import type { UNet } from "../../engine/models/unet.ts";
-import { DUET_FORMAT, exportSegmentation, parseDuetModel } from "./onnx.ts";
+import { DUET_FORMAT, exportSegmentation, parseDuetModel } from "../../deploy/onnx_model.ts";
 import { ParityChecker } from "./parity.ts";
-import { Segmenter } from "./segment.ts";
+import { Segmenter } from "../../deploy/segment.ts";
 
 /** Largest |p_onnx - p_engine| the export accepts (issue 6). */
 export const PARITY_TOLERANCE = 1e-5;

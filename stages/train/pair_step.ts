@@ -9,7 +9,7 @@ import { UNet } from "../../engine/models/unet.ts";
 import { TrainStep } from "../../engine/train.ts";
 import { adam, adamw, sgd } from "../../engine/optim.ts";
 import type { Device } from "../../engine/session.ts";
-import { decodeModel, unetConfig } from "./model.ts";
+import { decodeModel, unetConfig } from "../../deploy/weights.ts";
 import type { MethodSpec, Shapes } from "./methods.ts";
 import { prototypeContrast } from "./auxiliary.ts";
 

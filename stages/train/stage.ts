@@ -20,7 +20,7 @@ import { loadCheckpoint, saveCheckpoint } from "../../engine/checkpoint.ts";
 import { allocViewBatch, ViewAugmenter } from "../../transforms/views.ts";
 import { image2d, label2d } from "../../transforms/image2d.ts";
 import { pasteBox } from "../../transforms/intensity.ts";
-import { encodeModel } from "./model.ts";
+import { encodeModel } from "../../deploy/weights.ts";
 import { methods, type MethodSpec, type Shapes } from "./methods.ts";
 import { type LabelledSlice, loadPool, type Pool } from "./pool.ts";
 import { buildPairStep } from "./pair_step.ts";

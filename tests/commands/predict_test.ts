@@ -19,9 +19,9 @@ import {
   restoreToOriginal,
 } from "../../preprocess/normalize.ts";
 import { Rng } from "../../random/rng.ts";
-import { exportSegmentation } from "../../stages/export/onnx.ts";
-import { predictRecipe } from "../../stages/export/segment.ts";
-import { predictSlices } from "../../stages/train/model.ts";
+import { exportSegmentation } from "../../deploy/onnx_model.ts";
+import { predictRecipe } from "../../deploy/segment.ts";
+import { predictSlices } from "../../deploy/slices.ts";
 import { encodeDicomSlice } from "../io/dicom_writer.ts";
 import { python, tempDir } from "../io/python.ts";
 

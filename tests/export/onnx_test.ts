@@ -15,7 +15,7 @@ import {
   exportSegmentation,
   parseDuetModel,
   readDuetModel,
-} from "../../stages/export/onnx.ts";
+} from "../../deploy/onnx_model.ts";
 import { duetVersion } from "../../pipeline/version.ts";
 import { python, tempDir } from "../io/python.ts";
 

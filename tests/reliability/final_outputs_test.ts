@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "../assert.ts";
 import { cli } from "../cli.ts";
-import { readOnnxHeader } from "../../stages/export/onnx_proto.ts";
+import { readOnnxHeader } from "../../engine/onnx/proto_reader.ts";
 import { duetModelBytes, errorLines, writeCase } from "./fixtures.ts";
 
 /** Flips one bit in the middle of the graph (the weights), keeping the protobuf readable. */

@@ -4,7 +4,7 @@ import { UNet } from "../../engine/models/unet.ts";
 import { encodeNifti } from "../../io/nifti.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
 import { Rng } from "../../random/rng.ts";
-import { exportSegmentation } from "../../stages/export/onnx.ts";
+import { exportSegmentation } from "../../deploy/onnx_model.ts";
 
 export const SHAPE: [number, number, number] = [16, 16, 4];
 export const AFFINE = [0.8, 0, 0, -5, 0, 0.9, 0, 3, 0, 0, 2.5, 7, 0, 0, 0, 1];

@@ -22,9 +22,9 @@ import type {
 import { makeMemoryStore } from "../../pipeline/store.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { ort, Session } from "../../engine/session.ts";
-import { decodeModel } from "../../stages/train/model.ts";
+import { decodeModel } from "../../deploy/weights.ts";
 import { decodeArrays } from "../../stages/codec.ts";
-import { parseDuetModel } from "../../stages/export/onnx.ts";
+import { parseDuetModel } from "../../deploy/onnx_model.ts";
 import { recipeOf } from "../../stages/normalize/recipe.ts";
 import { python, tempDir } from "../io/python.ts";
 import { cli } from "../cli.ts";

@@ -11,7 +11,7 @@ import { makeMemoryStore } from "../../pipeline/store.ts";
 import { exitCodeOf } from "../../pipeline/errors.ts";
 import { sha256 } from "../../pipeline/digest.ts";
 import { Methods } from "../../schemas/config.ts";
-import { decodeModel } from "../../stages/train/model.ts";
+import { decodeModel } from "../../deploy/weights.ts";
 import { loadPool } from "../../stages/train/pool.ts";
 import { runTiny, stageFiles, stagesThrough } from "./tiny_run.ts";
 

@@ -4,17 +4,13 @@
  * batches, the argmax labels are mapped back onto the image's own grid (restoreToOriginal), so
  * the mask has the input's shape, spacing and affine. Used by `predict` and the export stage.
  */
-import type { Device } from "../../engine/session.ts";
-import { ort, Session } from "../../engine/session.ts";
-import { DataError } from "../../io/errors.ts";
-import type { LabelVolume, Volume } from "../../io/volume.ts";
-import {
-  normalizeCase,
-  type NormalizeRecipe,
-  restoreToOriginal,
-} from "../../preprocess/normalize.ts";
-import type { DuetModel } from "./onnx.ts";
-import { argmaxClasses } from "../train/model.ts";
+import type { Device } from "../engine/session.ts";
+import { ort, Session } from "../engine/session.ts";
+import { DataError } from "../io/errors.ts";
+import type { LabelVolume, Volume } from "../io/volume.ts";
+import { normalizeCase, type NormalizeRecipe, restoreToOriginal } from "../preprocess/normalize.ts";
+import type { DuetModel } from "./onnx_model.ts";
+import { argmaxClasses } from "./slices.ts";
 
 /**
  * The recipe as it applies to an image without a label: a foreground crop (it needs a label)

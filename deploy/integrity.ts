@@ -5,9 +5,9 @@
  * reader (predict, the export stage's own check) compares it, so a damaged model.onnx is
  * exit 65 instead of all-background masks.
  */
-import { ProtoWriter } from "../../engine/onnx/protobuf.ts";
-import { sha256 } from "../../pipeline/digest.ts";
-import { type OnnxHeader, readOnnxHeader } from "./onnx_proto.ts";
+import { ProtoWriter } from "../engine/onnx/protobuf.ts";
+import { sha256 } from "../pipeline/digest.ts";
+import { type OnnxHeader, readOnnxHeader } from "../engine/onnx/proto_reader.ts";
 
 export const GRAPH_DIGEST_KEY = "duet.graph_sha256";
 

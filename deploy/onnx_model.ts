@@ -15,17 +15,17 @@
  *                       (axis order "xyz" or "zyx", dataset name); predict reads .h5 inputs
  *                       the same way unless its flags say otherwise
  *   duet.model          network config (written by engine exportOnnx)
- *   duet.graph_sha256   sha256 of the graph (stages/export/integrity.ts), checked on reading
+ *   duet.graph_sha256   sha256 of the graph (deploy/integrity.ts), checked on reading
  *
  * `readDuetModel` reads these back and rejects any other ONNX file with one clear line.
  */
-import type { UNet } from "../../engine/models/unet.ts";
-import { exportOnnx, type PredictOutput } from "../../engine/predict.ts";
-import { DataError, readFileBytes } from "../../io/errors.ts";
-import type { NormalizeRecipe } from "../../preprocess/normalize.ts";
-import { duetVersion } from "../../pipeline/version.ts";
+import type { UNet } from "../engine/models/unet.ts";
+import { exportOnnx, type PredictOutput } from "../engine/predict.ts";
+import { DataError, readFileBytes } from "../io/errors.ts";
+import type { NormalizeRecipe } from "../preprocess/normalize.ts";
+import { duetVersion } from "../pipeline/version.ts";
 import { graphDigestProblem, withGraphDigest } from "./integrity.ts";
-import { type OnnxHeader, readOnnxHeader } from "./onnx_proto.ts";
+import { type OnnxHeader, readOnnxHeader } from "../engine/onnx/proto_reader.ts";
 
 export const DUET_FORMAT = "duet-segmentation-1";
 
