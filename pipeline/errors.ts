@@ -75,6 +75,10 @@ export function ioErrorOf(path: string, error: unknown, where: string): unknown 
   return new IoError({ path, problem: `${message} (${fix})` });
 }
 
+/** Which signal aborted `signal` (the runner aborts with the signal's name as the reason). */
+export const abortSignalName = (signal: AbortSignal): "SIGINT" | "SIGTERM" =>
+  signal.reason === "SIGINT" ? "SIGINT" : "SIGTERM";
+
 /** The process was asked to stop; what could be saved was saved. */
 export class Interrupted extends Schema.TaggedError<Interrupted>()("Interrupted", {
   signal: Schema.Literals(["SIGINT", "SIGTERM"]),

@@ -15,6 +15,7 @@ import { hostname } from "node:os";
 import type { Config } from "../schemas/config.ts";
 import { canonicalJson, decodeJson, encodeJson, sha256 } from "./digest.ts";
 import {
+  abortSignalName,
   ConfigError,
   describeError,
   exitCodeOf,
@@ -294,7 +295,7 @@ export const runUnit = (
       Effect.gen(function* () {
         const output = yield* Effect.raceFirst(
           stage.run(ctx, input),
-          stopOnSignal(env.signal, stage.name === "train" ? 25_000 : 0),
+          stopOnSignal(env.signal, stage.stopGraceMs ?? 0),
         );
         const summary = yield* Effect.mapError(
           Schema.encodeUnknownEffect(stage.output)(output),
@@ -345,9 +346,6 @@ export const failureOf = (cause: any): unknown => {
   return cause;
 };
 
-export const abortSignalName = (signal: AbortSignal): "SIGINT" | "SIGTERM" =>
-  signal.reason === "SIGINT" ? "SIGINT" : "SIGTERM";
-
 /** Claims the next free attempt number with a create-only marker, so racing processes never share one. */
 const claimAttempt = (env: RunEnv, unit: string) =>
   Effect.gen(function* () {
@@ -367,7 +365,7 @@ const claimAttempt = (env: RunEnv, unit: string) =>
 
 /**
  * Fails with Interrupted once the signal is aborted plus a grace period. Raced against a stage:
- * short stages stop at once; train gets time to write its checkpoint and stop by itself first.
+ * short stages stop at once; training stages get `stopGraceMs` to write a checkpoint and stop.
  */
 const stopOnSignal = (signal: AbortSignal, graceMs: number): Effect.Effect<never, Interrupted> =>
   Effect.callback<void>((resume) => {

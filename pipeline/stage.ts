@@ -76,6 +76,11 @@ export interface Stage<In = unknown, Out = unknown> {
   readonly version: number;
   readonly needs: ReadonlyArray<StageName>;
   readonly shardable: boolean;
+  /**
+   * How long the runner waits after SIGTERM/SIGINT for the stage to stop by itself (a training
+   * loop writes its checkpoint first); 0 or absent: it is stopped at once.
+   */
+  readonly stopGraceMs?: number;
   /** The part of the config this stage reads (all of what its key depends on). */
   readonly select: (config: Config) => unknown;
   readonly input: Schema.Codec<In, unknown>;
@@ -85,5 +90,8 @@ export interface Stage<In = unknown, Out = unknown> {
 
 // deno-lint-ignore no-explicit-any
 export type AnyStage = Stage<any, any>;
+
+/** Grace for stages that checkpoint on a signal: a checkpoint of the pair is written well within it. */
+export const CHECKPOINT_GRACE_MS = 25_000;
 
 export const defineStage = <In, Out>(stage: Stage<In, Out>): Stage<In, Out> => stage;

@@ -7,7 +7,7 @@
 import { Effect, Schema } from "effect";
 import { AugmentConfig, TrainConfig } from "../../schemas/config.ts";
 import { BaselineOutput } from "../../schemas/outputs.ts";
-import { defineStage } from "../../pipeline/stage.ts";
+import { CHECKPOINT_GRACE_MS, defineStage } from "../../pipeline/stage.ts";
 import { trainPair } from "../train/stage.ts";
 import { methods } from "../train/methods.ts";
 import { loadPool } from "../train/pool.ts";
@@ -17,6 +17,7 @@ export const baseline = defineStage({
   version: 2,
   needs: ["normalize"],
   shardable: false,
+  stopGraceMs: CHECKPOINT_GRACE_MS,
   select: (c) => ({
     enabled: c.evaluate.baseline && c.train.method !== "supervised",
     train: { ...c.train, method: "supervised" as const },

@@ -12,7 +12,7 @@
 import { Effect, Schema } from "effect";
 import { AugmentConfig, RefineConfig, TrainConfig } from "../../schemas/config.ts";
 import { RefineOutput, type TrainOutput } from "../../schemas/outputs.ts";
-import { defineStage } from "../../pipeline/stage.ts";
+import { CHECKPOINT_GRACE_MS, defineStage } from "../../pipeline/stage.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { encodeArrays } from "../codec.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
@@ -30,6 +30,7 @@ export const refine = defineStage({
   needs: ["normalize", "train"],
   // Not sharded: the second round trains on the pseudo-labels of the whole pool.
   shardable: false,
+  stopGraceMs: CHECKPOINT_GRACE_MS,
   select: (c) => ({
     refine: c.refine,
     classes: c.data.classes.length,

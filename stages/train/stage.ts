@@ -8,10 +8,9 @@
 import { Effect, Schema } from "effect";
 import { AugmentConfig, TrainConfig } from "../../schemas/config.ts";
 import { TrainOutput } from "../../schemas/outputs.ts";
-import { defineStage, type StageContext } from "../../pipeline/stage.ts";
+import { CHECKPOINT_GRACE_MS, defineStage, type StageContext } from "../../pipeline/stage.ts";
 import { encodeJson } from "../../pipeline/digest.ts";
-import { ConfigError, Interrupted, StageFailed } from "../../pipeline/errors.ts";
-import { abortSignalName } from "../../pipeline/runner.ts";
+import { abortSignalName, ConfigError, Interrupted, StageFailed } from "../../pipeline/errors.ts";
 import { Rng } from "../../random/rng.ts";
 import { emaUpdate } from "../../engine/perturb.ts";
 import { Predictor } from "../../engine/predict.ts";
@@ -48,6 +47,7 @@ export const train = defineStage({
   version: 4,
   needs: ["normalize", "synthesize", "augment"],
   shardable: false,
+  stopGraceMs: CHECKPOINT_GRACE_MS,
   select: (c) => ({
     train: c.train,
     augment: c.augment,

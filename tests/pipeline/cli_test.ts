@@ -214,7 +214,8 @@ Deno.test("a corrupted committed artifact: the reading stage exits 65 naming it"
   assert(bad.stderr.includes(artifact), bad.stderr);
 });
 
-Deno.test("SIGTERM during train: checkpoint written, exit 143, resume continues from it", async () => {
+/** SIGTERM once `stage`'s training loop shows `bar`: checkpoint written, 143, resume continues. */
+async function sigtermDuring(bar: string) {
   const store = await Deno.makeTempDir();
   const args = [
     "run",
@@ -224,15 +225,15 @@ Deno.test("SIGTERM during train: checkpoint written, exit 143, resume continues 
     "t",
     ...FAST,
     "--set",
-    "train.steps=400",
+    `train.steps=${bar === "train cmems" ? 400 : 150}`,
     "--set",
     "train.checkpointEvery=5000",
   ];
   const child = spawnCli(args);
-  // Wait until training has started, then ask it to stop.
+  // Wait until the loop has started, then ask it to stop.
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  while (!seen.includes("train cmems")) {
+  while (!seen.includes(bar)) {
     const { value, done } = await reader.read();
     if (done) break;
     seen += value;
@@ -246,4 +247,11 @@ Deno.test("SIGTERM during train: checkpoint written, exit 143, resume continues 
   const resumed = await cli(["resume", "--store", store, "--run-id", "t"]);
   assertEquals(resumed.code, 0, resumed.stderr);
   assert(/resuming from checkpoint at step [1-9]/.test(resumed.stderr), resumed.stderr);
-});
+}
+
+Deno.test("SIGTERM during train: checkpoint written, exit 143, resume continues from it", () =>
+  sigtermDuring("train cmems"));
+
+// The supervised baseline pair trains with the same loop: the runner waits for its checkpoint too.
+Deno.test("SIGTERM during baseline: checkpoint written, exit 143, resume continues from it", () =>
+  sigtermDuring("train supervised"));
