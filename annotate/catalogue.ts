@@ -1,6 +1,6 @@
 /**
  * The cases `annotate` shows: found by ingest's own discovery and read by ingest's own readers
- * (stages/ingest/options.ts), so what the user paints on is exactly what ingest will read. Only
+ * (schemas/data_options.ts), so what the user paints on is exactly what ingest will read. Only
  * images are read here, never labels; the last few volumes stay in memory for scrolling back.
  */
 import { readCaseImage, type ReadCaseOptions } from "../io/cases.ts";

@@ -2,7 +2,7 @@
 import { Effect } from "effect";
 import type { EvaluateOutput, ExportOutput, TrainOutput } from "../schemas/outputs.ts";
 import { resolveStage, type RunEnv } from "./runner.ts";
-import { baselineGains, displayName } from "../stages/evaluate/report_data.ts";
+import { baselineGains, displayName } from "../report/gains.ts";
 
 export const printRunSummary = (env: RunEnv) =>
   Effect.gen(function* () {

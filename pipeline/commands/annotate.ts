@@ -14,7 +14,7 @@ import { Catalogue } from "../../annotate/catalogue.ts";
 import { decodeRaw, readRawConfig } from "../../annotate/exemplar.ts";
 import { HttpError } from "../../annotate/http.ts";
 import { startAnnotate } from "../../annotate/server.ts";
-import { discoverOptions, readOptions } from "../../stages/ingest/options.ts";
+import { discoverOptions, readOptions } from "../../schemas/data_options.ts";
 import { ConfigError, IoError, ioErrorOf } from "../errors.ts";
 import { storeFromUri } from "../store_uri.ts";
 

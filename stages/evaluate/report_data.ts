@@ -13,7 +13,7 @@ import {
   representativeCases,
 } from "../../report/html.ts";
 import { overlayPng } from "../../report/overlay.ts";
-import type { EvaluateOutput } from "../../schemas/outputs.ts";
+import { isBaseline } from "../../report/gains.ts";
 
 /** One point of the train stage's curves.json. */
 export interface CurvePoint {
@@ -140,30 +140,6 @@ export function overlayPanels(
     });
   }
   return panels;
-}
-
-const isBaseline = (model: string) => model.startsWith("baseline");
-
-/**
- * evaluate's model keys as people read them: "a" → "model a", "pair" → "pair a+b" (the two
- * models' probabilities averaged), "baseline a" → "baseline a (supervised)".
- */
-export const displayName = (key: string) =>
-  isBaseline(key) ? `${key} (supervised)` : key === "pair" ? "pair a+b" : `model ${key}`;
-
-/**
- * Mean foreground Dice of each model of the pair minus its supervised baseline's ("a" minus
- * "baseline a"), from evaluate's per-model class means; empty without a baseline.
- */
-export function baselineGains(models: EvaluateOutput["models"]): { model: string; gain: number }[] {
-  const mean = (key: string) => {
-    const d = Object.values(models[key].dice);
-    return d.reduce((a, s) => a + s.mean, 0) / d.length;
-  };
-  return ["a", "b", "pair"].filter((k) => models[k] && models[`baseline ${k}`]).map((model) => ({
-    model,
-    gain: mean(model) - mean(`baseline ${model}`),
-  }));
 }
 
 export interface EvaluationReportInput {

@@ -32,13 +32,8 @@ import { configDigest } from "../../pipeline/manifest.ts";
 import { renderReport } from "../../report/html.ts";
 import { datasetName } from "../../io/dataset.ts";
 import { pickSlice, zSlice } from "../../report/overlay.ts";
-import {
-  baselineGains,
-  type CaseSlice,
-  type CurvePoint,
-  displayName,
-  evaluationReport,
-} from "./report_data.ts";
+import { type CaseSlice, type CurvePoint, evaluationReport } from "./report_data.ts";
+import { baselineGains, displayName } from "../../report/gains.ts";
 
 export const evaluate = defineStage({
   name: "evaluate",

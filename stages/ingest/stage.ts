@@ -36,7 +36,7 @@ import {
 } from "../../io/roles.ts";
 import { encodeArrays } from "../codec.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
-import { discoverOptions, readOptions } from "./options.ts";
+import { discoverOptions, readOptions } from "../../schemas/data_options.ts";
 import { type CaseStats, countClasses, datasetLine } from "./summary.ts";
 
 type Data = typeof DataConfig.Type;

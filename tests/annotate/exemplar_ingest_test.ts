@@ -20,7 +20,7 @@ import { runPipeline } from "../../pipeline/run.ts";
 import { makeMemoryStore } from "../../pipeline/store.ts";
 import { describeError, exitCodeOf } from "../../pipeline/errors.ts";
 import { ingest } from "../../stages/ingest/stage.ts";
-import { readOptions } from "../../stages/ingest/options.ts";
+import { readOptions } from "../../schemas/data_options.ts";
 import { readCaseImage } from "../../io/cases.ts";
 import { decodeArrays } from "../../stages/codec.ts";
 import type { IngestOutput } from "../../schemas/outputs.ts";

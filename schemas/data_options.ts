@@ -3,9 +3,9 @@
  * so that every other reader of the same files (`pipeline annotate`) sees the cases, volumes and
  * labels exactly as ingest will.
  */
-import type { DataConfig } from "../../schemas/config.ts";
-import type { DiscoverOptions } from "../../io/dataset.ts";
-import type { ReadCaseOptions } from "../../io/cases.ts";
+import type { DataConfig } from "./config.ts";
+import type { DiscoverOptions } from "../io/dataset.ts";
+import type { ReadCaseOptions } from "../io/cases.ts";
 
 type Data = typeof DataConfig.Type;
 
