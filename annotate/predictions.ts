@@ -16,7 +16,6 @@ import { defaultRunId, readManifest } from "../pipeline/manifest.ts";
 import { makeMemoryReporter } from "../pipeline/progress.ts";
 import { resolveStage, type RunEnv } from "../pipeline/runner.ts";
 import type { ObjectStoreShape } from "../pipeline/store.ts";
-import type { ExportOutput } from "../schemas/outputs.ts";
 import { parseDuetModel } from "../deploy/onnx_model.ts";
 import { Segmenter } from "../deploy/segment.ts";
 import { stages } from "../stages/registry.ts";
@@ -69,7 +68,7 @@ export class Predictions {
     if (!exported) {
       throw new HttpError(404, `run "${runId}" has no exported model yet: ${how} to its end`);
     }
-    const out = exported.summaries[0] as ExportOutput;
+    const out = exported.summaries[0];
     const ref = exported.artifacts.find((a) => a.name === out.model)!;
     const read = () => Effect.runPromise(exported.read(out.model));
     return { runId, uri: exported.uri(out.model), digest: ref.digest, read };

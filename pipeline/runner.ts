@@ -13,6 +13,7 @@
 import { Effect, Schema } from "effect";
 import { hostname } from "node:os";
 import type { Config } from "../schemas/config.ts";
+import type { StageOutputs } from "../schemas/outputs.ts";
 import { canonicalJson, decodeJson, encodeJson, sha256 } from "./digest.ts";
 import {
   abortSignalName,
@@ -153,12 +154,13 @@ const artifactReader = (env: RunEnv, stage: StageName, artifacts: ReadonlyArray<
  * A stage's key and committed outputs, or null when it (or something upstream) is not committed.
  * The key hashes the stage name and version, its decoded config slice, and the upstream digests.
  */
-export const resolveStage = (
+export const resolveStage = <S extends StageName>(
   env: RunEnv,
-  name: StageName,
-): Effect.Effect<Upstream | null, StoreError | IntegrityError | ConfigError> =>
+  name: S,
+): Effect.Effect<Upstream<StageOutputs[S]> | null, StoreError | IntegrityError | ConfigError> =>
   Effect.gen(function* () {
-    if (env.cache.has(name)) return env.cache.get(name)!;
+    // Summaries are decoded with the registered stage's output schema, which StageOutputs names.
+    if (env.cache.has(name)) return env.cache.get(name) as Upstream<StageOutputs[S]> | null;
     const key = yield* stageKey(env, name);
     let result: Upstream | null = null;
     if (key !== undefined) {
@@ -199,7 +201,7 @@ export const resolveStage = (
       }
     }
     env.cache.set(name, result);
-    return result;
+    return result as Upstream<StageOutputs[S]> | null;
   });
 
 /** The key of a stage, or undefined when an upstream stage is not committed yet. */
@@ -263,10 +265,10 @@ export const runUnit = (
       device: env.device,
       signal: env.signal,
       reporter: env.reporter,
-      input: (up) => {
+      input: <S extends StageName>(up: S) => {
         const resolved = env.cache.get(up);
         if (!resolved) throw new Error(`stage ${name} reads ${up}, which is not in its needs`);
-        return resolved;
+        return resolved as Upstream<StageOutputs[S]>;
       },
       write: (artifact, bytes) =>
         Effect.gen(function* () {

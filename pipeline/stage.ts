@@ -5,6 +5,7 @@
  */
 import type { Effect, Schema } from "effect";
 import type { Config } from "../schemas/config.ts";
+import type { StageOutputs } from "../schemas/outputs.ts";
 import type { StoreError } from "./store.ts";
 import type { IntegrityError } from "./errors.ts";
 import type { Reporter } from "./progress.ts";
@@ -64,7 +65,7 @@ export interface StageContext {
   readonly device: Device;
   /** Aborted on SIGTERM/SIGINT: long loops checkpoint and fail with Interrupted. */
   readonly signal: AbortSignal;
-  readonly input: (stage: StageName) => Upstream;
+  readonly input: <S extends StageName>(stage: S) => Upstream<StageOutputs[S]>;
   readonly write: (name: string, bytes: Uint8Array) => Effect.Effect<void, StoreError>;
   readonly checkpoints: CheckpointStore;
   readonly reporter: Reporter;

@@ -1,6 +1,5 @@
 /** The closing summary of `run`/`resume`: Dice per class of each model, where the outputs are. */
 import { Effect } from "effect";
-import type { EvaluateOutput, ExportOutput, TrainOutput } from "../schemas/outputs.ts";
 import { resolveStage, type RunEnv } from "./runner.ts";
 import { baselineGains, displayName } from "../report/gains.ts";
 
@@ -12,11 +11,11 @@ export const printRunSummary = (env: RunEnv) =>
     const exported = yield* resolveStage(env, "export");
     const lines = [`\nrun ${env.runId}: done`];
     if (train) {
-      const t = train.summaries[0] as TrainOutput;
+      const t = train.summaries[0];
       lines.push(`method ${t.method}, ${t.steps} steps in ${t.seconds.toFixed(1)} s`);
     }
     if (evaluation) {
-      const e = evaluation.summaries[0] as EvaluateOutput;
+      const e = evaluation.summaries[0];
       const classes = env.config.data.classes;
       // Validation and test apart: settings are chosen on the first, the second is the check.
       for (const [split, { cases, models }] of Object.entries(e.splits)) {
@@ -42,7 +41,7 @@ export const printRunSummary = (env: RunEnv) =>
       lines.push(`metrics: ${evaluation.uri(e.csv)}`);
     }
     if (exported) {
-      const x = exported.summaries[0] as ExportOutput;
+      const x = exported.summaries[0];
       lines.push(`model:   ${exported.uri(x.model)} (${x.format})`);
     }
     console.log(lines.join("\n"));

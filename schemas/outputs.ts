@@ -167,3 +167,16 @@ export const ExportOutput = Schema.Struct({
   parity: Schema.Struct({ cases: Schema.Int, slices: Schema.Int, maxAbsDiff: Schema.Number }),
 });
 export type ExportOutput = typeof ExportOutput.Type;
+
+/** Each stage's output summary by stage name: what a stage reads back from the ones it needs. */
+export interface StageOutputs {
+  readonly ingest: IngestOutput;
+  readonly normalize: NormalizeOutput;
+  readonly synthesize: SynthesizeOutput;
+  readonly augment: AugmentOutput;
+  readonly train: TrainOutput;
+  readonly baseline: BaselineOutput;
+  readonly refine: RefineOutput;
+  readonly evaluate: EvaluateOutput;
+  readonly export: ExportOutput;
+}

@@ -4,7 +4,7 @@
  * chosen on the validation cases only, so the test split stays unseen).
  */
 import type { StageContext, Upstream } from "../pipeline/stage.ts";
-import type { RefineOutput, TrainOutput } from "../schemas/outputs.ts";
+import type { TrainOutput } from "../schemas/outputs.ts";
 
 export type Checkpoint = "last" | "best";
 
@@ -17,11 +17,11 @@ export function finalModels(
   checkpoint: Checkpoint,
 ): { upstream: Upstream; names: readonly string[] } {
   const refined = ctx.input("refine");
-  const second = (refined.summaries[0] as RefineOutput | undefined)?.models ?? [];
+  const second = refined.summaries[0]?.models ?? [];
   if (second.length) return { upstream: refined, names: second };
   const trained = ctx.input("train");
   return {
     upstream: trained,
-    names: checkpointModels(trained.summaries[0] as TrainOutput, checkpoint),
+    names: checkpointModels(trained.summaries[0], checkpoint),
   };
 }

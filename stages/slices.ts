@@ -15,8 +15,8 @@ export interface CaseSlices {
   readonly label: (z: number) => Uint8Array | undefined;
 }
 
-export const normalizedCases = (up: Upstream) =>
-  (up.summaries as NormalizeOutput[]).flatMap((s) => s.cases).sort(byId);
+export const normalizedCases = (up: Upstream<NormalizeOutput>) =>
+  up.summaries.flatMap((s) => s.cases).sort(byId);
 
 /** Case order independent of how the upstream stage was sharded. */
 export const byId = (a: { id: string }, b: { id: string }) =>

@@ -10,13 +10,10 @@
 import { Effect, Schema } from "effect";
 import { EvaluateConfig } from "../../schemas/config.ts";
 import {
-  type BaselineOutput,
   EvaluateOutput,
   type EvaluateOutput as EvaluateOutputType,
-  type IngestOutput,
-  type TrainOutput,
 } from "../../schemas/outputs.ts";
-import { defineStage } from "../../pipeline/stage.ts";
+import { defineStage, type Upstream } from "../../pipeline/stage.ts";
 import { InputError } from "../../pipeline/errors.ts";
 import { encodeJson } from "../../pipeline/digest.ts";
 import { type CaseMetrics, computeMetrics } from "../../metrics/medpy.ts";
@@ -61,12 +58,12 @@ export const evaluate = defineStage({
       const ingest = ctx.input("ingest");
       const norm = ctx.input("normalize");
       const trained = ctx.input("train");
-      const summary = trained.summaries[0] as TrainOutput;
+      const summary = trained.summaries[0];
       // The method's pair ("a", "b"), then the supervised baseline's ("baseline a", ...).
       const models: { name: string; model: Predictor }[] = [];
       const pair = finalModels(ctx, config.checkpoint);
       const baselineStage = ctx.input("baseline");
-      const baseline = (baselineStage.summaries[0] as BaselineOutput).train;
+      const baseline = baselineStage.summaries[0].train;
       const sources = [
         { prefix: "", upstream: pair.upstream, names: pair.names },
         ...(baseline
@@ -99,7 +96,7 @@ export const evaluate = defineStage({
         }
       }
       const originals = new Map(
-        (ingest.summaries as IngestOutput[]).flatMap((s) => s.cases).map((c) => [c.id, c]),
+        ingest.summaries.flatMap((s) => s.cases).map((c) => [c.id, c]),
       );
       const targets = normalizedCases(norm).filter((c) =>
         c.role === "validation" || c.role === "test"
@@ -185,7 +182,7 @@ export const evaluate = defineStage({
             .join("\n"),
         ),
       );
-      const readCurves = (upstream: typeof trained, name: string) =>
+      const readCurves = (upstream: Upstream, name: string) =>
         Effect.map(
           upstream.read(name),
           (bytes) => JSON.parse(new TextDecoder().decode(bytes)) as CurvePoint[],

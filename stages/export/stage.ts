@@ -8,12 +8,7 @@
  */
 import { Effect, Schema } from "effect";
 import { EvaluateConfig, ExportConfig, Hdf5Config, NormalizeConfig } from "../../schemas/config.ts";
-import {
-  ExportOutput,
-  type IngestOutput,
-  type SliceCase,
-  type TrainOutput,
-} from "../../schemas/outputs.ts";
+import { ExportOutput, type SliceCase } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { StageFailed } from "../../pipeline/errors.ts";
@@ -62,7 +57,7 @@ export const exportModel = defineStage({
   output: ExportOutput,
   run: (ctx, { export: config, classes, hdf5, checkpoint, normalize, configDigest }) =>
     Effect.gen(function* () {
-      const summary = ctx.input("train").summaries[0] as TrainOutput;
+      const summary = ctx.input("train").summaries[0];
       const pair = finalModels(ctx, checkpoint);
       const members: UNet[] = [];
       for (const k of config.model === "pair" ? [0, 1] : [config.model === "a" ? 0 : 1]) {
@@ -117,7 +112,7 @@ export const exportModel = defineStage({
 
       // Predicted masks of the validation and test cases, through the exported file.
       const originals = new Map(
-        (ctx.input("ingest").summaries as IngestOutput[]).flatMap((s) => s.cases)
+        ctx.input("ingest").summaries.flatMap((s) => s.cases)
           .map((c) => [c.id, c]),
       );
       const segmenter = yield* Effect.promise(() =>

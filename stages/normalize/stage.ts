@@ -18,7 +18,7 @@
  */
 import { Effect } from "effect";
 import { NormalizeConfig } from "../../schemas/config.ts";
-import { type IngestOutput, NormalizeOutput, type SliceCase } from "../../schemas/outputs.ts";
+import { NormalizeOutput, type SliceCase } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { byId } from "../slices.ts";
@@ -40,7 +40,7 @@ export const normalize = defineStage({
   run: (ctx, config) =>
     Effect.gen(function* () {
       const upstream = ctx.input("ingest");
-      const all = upstream.summaries.flatMap((s) => (s as IngestOutput).cases).sort(byId);
+      const all = upstream.summaries.flatMap((s) => s.cases).sort(byId);
       const mine = all.filter((_, i) => i % ctx.shard.count === ctx.shard.index);
       const recipe = recipeOf(config);
       if (recipe.spacing?.length === 3 && all.some((c) => c.role === "exemplar")) {

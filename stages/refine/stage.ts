@@ -11,7 +11,7 @@
  */
 import { Effect, Schema } from "effect";
 import { AugmentConfig, RefineConfig, TrainConfig } from "../../schemas/config.ts";
-import { RefineOutput, type TrainOutput } from "../../schemas/outputs.ts";
+import { RefineOutput } from "../../schemas/outputs.ts";
 import { CHECKPOINT_GRACE_MS, defineStage } from "../../pipeline/stage.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { encodeArrays } from "../codec.ts";
@@ -58,7 +58,7 @@ export const refine = defineStage({
       const fused = new Map<string, Uint8Array>();
       const [W, H] = pool[0].params.size;
       const predictors: Predictor[] = [];
-      for (const artifact of (trained.summaries[0] as TrainOutput).models) {
+      for (const artifact of trained.summaries[0].models) {
         const { model } = decodeModel(yield* trained.read(artifact));
         predictors.push(yield* Effect.promise(() => Predictor.create(model, { spatial: [H, W] })));
       }
@@ -110,7 +110,7 @@ export const refine = defineStage({
       }
       // Second round: both models continue from their trained weights on the labelled slices
       // plus pseudo-labelled ones (every batch position after the first).
-      const summary = trained.summaries[0] as TrainOutput;
+      const summary = trained.summaries[0];
       const start = [
         yield* trained.read(summary.models[0]),
         yield* trained.read(summary.models[1]),

@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect";
 import type { Upstream } from "../../pipeline/stage.ts";
-import type { SliceCase, SynthesizeOutput } from "../../schemas/outputs.ts";
+import type { NormalizeOutput, SliceCase, SynthesizeOutput } from "../../schemas/outputs.ts";
 import { decodeArrays } from "../codec.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
 
@@ -46,7 +46,11 @@ export interface Pool {
   readonly unlabelledSlice: (ref: SliceRef) => Effect.Effect<Float32Array, unknown>;
 }
 
-export const loadPool = (norm: Upstream, synth?: Upstream, cacheBytes = CACHE_BYTES) =>
+export const loadPool = (
+  norm: Upstream<NormalizeOutput>,
+  synth?: Upstream<SynthesizeOutput>,
+  cacheBytes = CACHE_BYTES,
+) =>
   Effect.gen(function* () {
     const labelled: LabelledSlice[] = [], synthetic: LabelledSlice[] = [];
     const unlabelled: SliceRef[] = [], validation: ValidationVolume[] = [];
@@ -72,7 +76,7 @@ export const loadPool = (norm: Upstream, synth?: Upstream, cacheBytes = CACHE_BY
       const c = streamed.push(info) - 1;
       for (let z = 0; z < info.slices; z++) if (!trainLabels.has(z)) unlabelled.push({ c, z });
     }
-    const samples = ((synth?.summaries ?? []) as SynthesizeOutput[]).flatMap((s) => s.artifacts);
+    const samples = (synth?.summaries ?? []).flatMap((s) => s.artifacts);
     for (const name of samples.sort()) {
       const { arrays } = decodeArrays(yield* synth!.read(name));
       const [n, h, w] = arrays.image.shape;
