@@ -1,11 +1,11 @@
 /**
  * Per-step cost of the methods and their optional modules: the training step trainPair builds
- * (stages/train/pair_step.ts) for the benchmark U-Net (16-32-64-128, transposed-conv up, 2
+ * (training/pair_step.ts) for the benchmark U-Net (16-32-64-128, transposed-conv up, 2
  * classes) on 2 labelled + 2 unlabelled 128x128 slices, fed random data. Each variant is timed
  * beside its base method, so the difference is what the addition costs.
  */
-import { buildPairStep } from "../stages/train/pair_step.ts";
-import { methods } from "../stages/train/methods.ts";
+import { buildPairStep } from "../training/pair_step.ts";
+import { methods } from "../training/methods.ts";
 import { defaults } from "../schemas/defaults.ts";
 import type { Method, TrainConfig } from "../schemas/config.ts";
 import { Rng } from "../random/rng.ts";

@@ -8,9 +8,9 @@ import { Effect, Schema } from "effect";
 import { AugmentConfig, TrainConfig } from "../../schemas/config.ts";
 import { BaselineOutput } from "../../schemas/outputs.ts";
 import { CHECKPOINT_GRACE_MS, defineStage } from "../../pipeline/stage.ts";
-import { trainPair } from "../train/stage.ts";
-import { methods } from "../train/methods.ts";
-import { loadPool } from "../train/pool.ts";
+import { trainPair } from "../../training/train_pair.ts";
+import { methods } from "../../training/methods.ts";
+import { loadPool } from "../../training/pool.ts";
 
 export const baseline = defineStage({
   name: "baseline",

@@ -19,9 +19,9 @@ import { keepLargestComponent } from "../../metrics/components.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import { predictSlices } from "../../deploy/slices.ts";
-import { trainPair } from "../train/stage.ts";
-import { relearn, relearnSoft } from "../train/methods.ts";
-import { loadPool } from "../train/pool.ts";
+import { trainPair } from "../../training/train_pair.ts";
+import { relearn, relearnSoft } from "../../training/methods.ts";
+import { loadPool } from "../../training/pool.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
 
 export const refine = defineStage({

@@ -8,7 +8,7 @@ import { Graph } from "../../engine/graph.ts";
 import * as op from "../../engine/ops.ts";
 import { ort, Session } from "../../engine/session.ts";
 import { Rng } from "../../random/rng.ts";
-import { pseudoLoss } from "../../stages/train/methods.ts";
+import { pseudoLoss } from "../../training/methods.ts";
 
 const [N, K, P] = [2, 3, 20]; // 2 images, 3 classes, 20 pixels (4 x 5)
 

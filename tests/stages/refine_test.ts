@@ -7,7 +7,7 @@ import { labelComponents } from "../../metrics/components.ts";
 import { sha256 } from "../../pipeline/digest.ts";
 import { runTiny, stagesThrough } from "./tiny_run.ts";
 import { Rng } from "../../random/rng.ts";
-import { fillSoftTargets } from "../../stages/train/soft_targets.ts";
+import { fillSoftTargets } from "../../training/soft_targets.ts";
 import { RandomWeak } from "../../transforms/geometric.ts";
 import { image2d, label2d } from "../../transforms/image2d.ts";
 import type { PairParams } from "../../transforms/views.ts";

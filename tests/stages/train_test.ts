@@ -12,7 +12,7 @@ import { exitCodeOf } from "../../pipeline/errors.ts";
 import { sha256 } from "../../pipeline/digest.ts";
 import { Methods } from "../../schemas/config.ts";
 import { decodeModel } from "../../deploy/weights.ts";
-import { loadPool } from "../../stages/train/pool.ts";
+import { loadPool } from "../../training/pool.ts";
 import { runTiny, stageFiles, stagesThrough } from "./tiny_run.ts";
 
 /** Trains 4 steps on the tiny config; returns the train stage's files by name. */

@@ -3,13 +3,13 @@
  * times): model a, model b (a second network, the other up-sampling, or a's EMA teacher), the
  * method's extra modules and auxiliary losses, the batch inputs, and the optimizer.
  */
-import type { TrainConfig } from "../../schemas/config.ts";
-import { Rng } from "../../random/rng.ts";
-import { UNet } from "../../engine/models/unet.ts";
-import { TrainStep } from "../../engine/train.ts";
-import { adam, adamw, sgd } from "../../engine/optim.ts";
-import type { Device } from "../../engine/session.ts";
-import { decodeModel, unetConfig } from "../../deploy/weights.ts";
+import type { TrainConfig } from "../schemas/config.ts";
+import { Rng } from "../random/rng.ts";
+import { UNet } from "../engine/models/unet.ts";
+import { TrainStep } from "../engine/train.ts";
+import { adam, adamw, sgd } from "../engine/optim.ts";
+import type { Device } from "../engine/session.ts";
+import { decodeModel, unetConfig } from "../deploy/weights.ts";
 import type { MethodSpec, Shapes } from "./methods.ts";
 import { prototypeContrast } from "./auxiliary.ts";
 

@@ -8,17 +8,17 @@
  * chosen correct pixels per class and step (CAML keeps each labelled volume's latest voxels and
  * samples 256 per class from them; it also skips a class with fewer than 256 stored).
  */
-import type { StepBuilder } from "../../engine/train.ts";
-import type { ModelEntry } from "../../engine/train.ts";
-import type { Tensor } from "../../engine/graph.ts";
-import type { ForwardOptions, Module } from "../../engine/models/context.ts";
-import { CrossSampleAttention } from "../../engine/models/cma.ts";
-import { Heads } from "../../engine/models/heads.ts";
-import { MemoryBank } from "../../engine/models/memory_bank.ts";
-import * as op from "../../engine/ops.ts";
-import * as L from "../../engine/losses.ts";
-import type { Rng } from "../../random/rng.ts";
-import type { TrainConfig } from "../../schemas/config.ts";
+import type { StepBuilder } from "../engine/train.ts";
+import type { ModelEntry } from "../engine/train.ts";
+import type { Tensor } from "../engine/graph.ts";
+import type { ForwardOptions, Module } from "../engine/models/context.ts";
+import { CrossSampleAttention } from "../engine/models/cma.ts";
+import { Heads } from "../engine/models/heads.ts";
+import { MemoryBank } from "../engine/models/memory_bank.ts";
+import * as op from "../engine/ops.ts";
+import * as L from "../engine/losses.ts";
+import type { Rng } from "../random/rng.ts";
+import type { TrainConfig } from "../schemas/config.ts";
 import { HEAD_DIM, labelledForward } from "./auxiliary.ts";
 import type { Shapes } from "./methods.ts";
 

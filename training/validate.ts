@@ -1,6 +1,6 @@
 /** Validation during training: 3D Dice of the stacked slice predictions, per model. */
-import type { Predictor } from "../../engine/predict.ts";
-import { predictSlices } from "../../deploy/slices.ts";
+import type { Predictor } from "../engine/predict.ts";
+import { predictSlices } from "../deploy/slices.ts";
 import type { ValidationVolume } from "./pool.ts";
 
 /** Mean over volumes and foreground classes of the 3D Dice (an empty pair counts as 1). */

@@ -7,14 +7,14 @@
  * Each method names the models it trains ("a", "b"; frozen EMA teachers), the scalar weights it
  * is fed each step, and its loss. Supervised parts are 0.5·(CE + Dice) as in SSL4MIS.
  */
-import type { ModelEntry, StepBuilder } from "../../engine/train.ts";
-import type { Module } from "../../engine/models/context.ts";
-import type { Rng } from "../../random/rng.ts";
-import type { Tensor } from "../../engine/graph.ts";
-import * as op from "../../engine/ops.ts";
-import * as L from "../../engine/losses.ts";
-import { featureDropout } from "../../engine/perturb.ts";
-import type { Method, TrainConfig } from "../../schemas/config.ts";
+import type { ModelEntry, StepBuilder } from "../engine/train.ts";
+import type { Module } from "../engine/models/context.ts";
+import type { Rng } from "../random/rng.ts";
+import type { Tensor } from "../engine/graph.ts";
+import * as op from "../engine/ops.ts";
+import * as L from "../engine/losses.ts";
+import { featureDropout } from "../engine/perturb.ts";
+import type { Method, TrainConfig } from "../schemas/config.ts";
 import { sigmoidRampup } from "./ramps.ts";
 import { camlForwardB, camlModules, omniCorrelation } from "./caml.ts";
 
@@ -250,7 +250,7 @@ const ugmcl: MethodSpec = {
  * CAML's mutual consistency in 2D (PAPERS.md §2): a (transposed-conv up) and b (bilinear up)
  * fit the labelled slices with the linear Dice and each follows the other's sharpened
  * prediction (MSE, targets not detached as in the released code). `train.caml` adds CAML's
- * cross-sample attention in b and the omni-correlation consistency (stages/train/caml.ts).
+ * cross-sample attention in b and the omni-correlation consistency (training/caml.ts).
  */
 const caml: MethodSpec = {
   unlabelled: true,

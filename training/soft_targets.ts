@@ -3,10 +3,10 @@
  * probability planes follow its weak view exactly as its label does (the same pull-back map,
  * nearest sampling), and a real labelled slice is the one-hot of its moved label.
  */
-import type { PairParams } from "../../transforms/views.ts";
-import { RandomWeak } from "../../transforms/geometric.ts";
-import { warpAffine } from "../../transforms/warp.ts";
-import { image2d, label2d } from "../../transforms/image2d.ts";
+import type { PairParams } from "../transforms/views.ts";
+import { RandomWeak } from "../transforms/geometric.ts";
+import { warpAffine } from "../transforms/warp.ts";
+import { image2d, label2d } from "../transforms/image2d.ts";
 import type { LabelledSlice } from "./pool.ts";
 
 /** Writes [n, classes, h, w] probabilities into `out` for the n slices of a labelled batch. */

@@ -5,10 +5,10 @@
  * loaded) are streamed case by case from the normalize artifacts through a bounded cache.
  */
 import { Effect } from "effect";
-import type { Upstream } from "../../pipeline/stage.ts";
-import type { NormalizeOutput, SliceCase, SynthesizeOutput } from "../../schemas/outputs.ts";
-import { decodeArrays } from "../codec.ts";
-import { loadCase, normalizedCases } from "../slices.ts";
+import type { Upstream } from "../pipeline/stage.ts";
+import type { NormalizeOutput, SliceCase, SynthesizeOutput } from "../schemas/outputs.ts";
+import { decodeArrays } from "../stages/codec.ts";
+import { loadCase, normalizedCases } from "../stages/slices.ts";
 
 export interface LabelledSlice {
   readonly image: Float32Array;

@@ -5,14 +5,14 @@
  * last decoder features. The heads are modules of the training step (trained, checkpointed) but
  * not part of the saved models, so evaluation and export do not change.
  */
-import type { StepBuilder } from "../../engine/train.ts";
-import type { Tensor } from "../../engine/graph.ts";
-import type { ModelOutput, Module } from "../../engine/models/context.ts";
-import { Heads } from "../../engine/models/heads.ts";
-import * as op from "../../engine/ops.ts";
-import * as L from "../../engine/losses.ts";
-import type { Rng } from "../../random/rng.ts";
-import type { TrainConfig } from "../../schemas/config.ts";
+import type { StepBuilder } from "../engine/train.ts";
+import type { Tensor } from "../engine/graph.ts";
+import type { ModelOutput, Module } from "../engine/models/context.ts";
+import { Heads } from "../engine/models/heads.ts";
+import * as op from "../engine/ops.ts";
+import * as L from "../engine/losses.ts";
+import type { Rng } from "../random/rng.ts";
+import type { TrainConfig } from "../schemas/config.ts";
 import type { Shapes } from "./methods.ts";
 
 /** Width of the projection heads' hidden and output layers (CAML's feat_dim). */
