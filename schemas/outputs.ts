@@ -27,7 +27,7 @@ export type IngestOutput = typeof IngestOutput.Type;
 const Vec2 = Schema.Tuple([Schema.Number, Schema.Number]);
 const optional = Schema.optionalKey;
 
-/** preprocess/normalize.ts NormalizeRecipe (stages/normalize/recipe.ts builds it from config). */
+/** preprocess/normalize.ts NormalizeRecipe (schemas/normalize_recipe.ts builds it from config). */
 export const NormalizeRecipeSchema = Schema.Struct({
   intensity: Schema.Union([
     Schema.Struct({ kind: Schema.Literal("zscore"), nonzero: optional(Schema.Boolean) }),

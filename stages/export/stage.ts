@@ -16,7 +16,7 @@ import { configDigest } from "../../pipeline/manifest.ts";
 import { encodeNifti } from "../../io/nifti.ts";
 import type { Volume } from "../../io/volume.ts";
 import { decodeArrays } from "../codec.ts";
-import { recipeOf } from "../normalize/recipe.ts";
+import { recipeOf } from "../../schemas/normalize_recipe.ts";
 import { loadCase, normalizedCases } from "../slices.ts";
 import { finalModels } from "../final_models.ts";
 import { decodeModel } from "../../deploy/weights.ts";

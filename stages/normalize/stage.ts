@@ -26,7 +26,7 @@ import { ConfigError } from "../../pipeline/errors.ts";
 import { normalizeCase } from "../../preprocess/normalize.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
 import { decodeArrays, encodeArrays } from "../codec.ts";
-import { recipeOf } from "./recipe.ts";
+import { recipeOf } from "../../schemas/normalize_recipe.ts";
 import { stretchProblem, stretchProblems } from "./stretch_guard.ts";
 
 export const normalize = defineStage({

@@ -25,7 +25,7 @@ import { ort, Session } from "../../engine/session.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import { decodeArrays } from "../../stages/codec.ts";
 import { parseDuetModel } from "../../deploy/onnx_model.ts";
-import { recipeOf } from "../../stages/normalize/recipe.ts";
+import { recipeOf } from "../../schemas/normalize_recipe.ts";
 import { python, tempDir } from "../io/python.ts";
 import { cli } from "../cli.ts";
 import { runTiny } from "./tiny_run.ts";

@@ -3,9 +3,9 @@
  * (preprocess/normalize.ts). The normalize stage fits it per case; export/predict import it to
  * apply the same preprocessing to new images (or replay a case's recorded CaseTransform).
  */
-import type { NormalizeConfig } from "../../schemas/config.ts";
-import type { IntensityRecipe } from "../../preprocess/intensity.ts";
-import type { NormalizeRecipe } from "../../preprocess/normalize.ts";
+import type { NormalizeConfig } from "./config.ts";
+import type { IntensityRecipe } from "../preprocess/intensity.ts";
+import type { NormalizeRecipe } from "../preprocess/normalize.ts";
 
 type Config = typeof NormalizeConfig.Type;
 
