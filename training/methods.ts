@@ -27,6 +27,8 @@ export interface Shapes {
 }
 
 export interface MethodSpec {
+  /** What its models are stamped with (train.method's name, or refine's second round's). */
+  readonly name: string;
   /** Takes weak/strong views of unlabelled slices. */
   readonly unlabelled: boolean;
   /** Labelled batches mix in the synthesize stage's samples (exemplar + synthetic). */
@@ -112,6 +114,7 @@ function pseudoLabels(
 }
 
 const supervisedOnly: MethodSpec = {
+  name: "supervised",
   unlabelled: false,
   synthetic: false,
   otherUp: false,
@@ -128,6 +131,7 @@ const supervisedOnly: MethodSpec = {
 
 /** Cross pseudo supervision (SSL4MIS train_cross_pseudo_supervision_2D). */
 const cps: MethodSpec = {
+  name: "cps",
   unlabelled: true,
   synthetic: false,
   otherUp: false,
@@ -154,6 +158,7 @@ const cps: MethodSpec = {
  * synthetic samples.
  */
 const cmems: MethodSpec = {
+  name: "cmems",
   unlabelled: true,
   synthetic: true,
   otherUp: false,
@@ -205,6 +210,7 @@ const cmems: MethodSpec = {
  * is under the ramped threshold.
  */
 const ugmcl: MethodSpec = {
+  name: "ugmcl",
   unlabelled: true,
   synthetic: false,
   otherUp: false,
@@ -253,6 +259,7 @@ const ugmcl: MethodSpec = {
  * cross-sample attention in b and the omni-correlation consistency (training/caml.ts).
  */
 const caml: MethodSpec = {
+  name: "caml",
   unlabelled: true,
   synthetic: false,
   otherUp: true,
@@ -288,6 +295,7 @@ const caml: MethodSpec = {
  * temperature); plus the ramped MSE consistency.
  */
 const semicml: MethodSpec = {
+  name: "semicml",
   unlabelled: true,
   synthetic: false,
   otherUp: false,
@@ -340,6 +348,7 @@ function areaContrast(g: StepBuilder, pa: Tensor, pb: Tensor, s: Shapes): Tensor
  */
 export const relearn: MethodSpec = {
   ...supervisedOnly,
+  name: "relearn",
   loss: (g, s) => {
     const y = g.input("yl");
     const t = L.oneHot(y, s.classes); // all zero where y = 255
@@ -360,6 +369,7 @@ export const relearn: MethodSpec = {
  * ema_model (never switched to eval); MSE between the two softmaxes, ramped.
  */
 const meanteacher: MethodSpec = {
+  name: "meanteacher",
   unlabelled: true,
   synthetic: false,
   otherUp: false,
@@ -384,6 +394,7 @@ const meanteacher: MethodSpec = {
  * the student a on the strong view (CutMix-consistent) with 0.5·(CE + Dice), ramped.
  */
 const fixmatch: MethodSpec = {
+  name: "fixmatch",
   unlabelled: true,
   synthetic: false,
   otherUp: false,
@@ -411,6 +422,7 @@ const fixmatch: MethodSpec = {
  */
 export const relearnSoft = (temperature: number): MethodSpec => ({
   ...supervisedOnly,
+  name: "relearn-soft",
   softTargets: true,
   loss: (g) => {
     const fit = (m: string) =>

@@ -66,7 +66,7 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
     if (method.unlabelled && (!pool.unlabelled.length || config.batch.unlabelled === 0)) {
       return yield* new ConfigError({
         problems: [
-          `train.method: ${config.method} learns from unlabelled slices, but ${
+          `train.method: ${method.name} learns from unlabelled slices, but ${
             pool.unlabelled.length ? "train.batch.unlabelled is 0" : "the pool has none"
           }; use train.method=supervised`,
         ],
@@ -95,7 +95,7 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
           device: ctx.device,
           start: opts.start,
         }),
-      catch: (e) => failed(`building the ${config.method} step: ${(e as Error).message}`),
+      catch: (e) => failed(`building the ${method.name} step: ${(e as Error).message}`),
     });
 
     // Resume: weights, optimizer state, step count and both Rngs from the newest checkpoint.
@@ -178,7 +178,7 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
           : pool.labelled[rng.int(0, pool.labelled.length)],
       );
 
-    const bar = ctx.reporter.progress(`train ${config.method}`, config.steps);
+    const bar = ctx.reporter.progress(`train ${method.name}`, config.steps);
     bar.tick(step.step);
     while (step.step < config.steps) {
       if (ctx.signal.aborted) {
@@ -272,13 +272,13 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
     const names = ["model-a.safetensors", "model-b.safetensors"];
     const bestNames = ["best-a.safetensors", "best-b.safetensors"];
     for (const [k, m] of [a, b].entries()) {
-      yield* ctx.write(names[k], encodeModel(m, { step: step.step, method: config.method }));
+      yield* ctx.write(names[k], encodeModel(m, { step: step.step, method: method.name }));
       yield* ctx.write(bestNames[k], best.dice[k] < 0 ? encodeModel(m) : best.models[k]);
     }
     yield* ctx.write("curves.json", encodeJson(curves));
     const last = [...curves].reverse().find((c) => c.dice);
     return {
-      method: config.method,
+      method: method.name,
       steps: step.step,
       models: names,
       best: bestNames,

@@ -26,7 +26,7 @@ import { loadCase, normalizedCases } from "../slices.ts";
 
 export const refine = defineStage({
   name: "refine",
-  version: 4,
+  version: 5,
   needs: ["normalize", "train"],
   // Not sharded: the second round trains on the pseudo-labels of the whole pool.
   shardable: false,

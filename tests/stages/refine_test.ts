@@ -1,6 +1,7 @@
 /** refine on the tiny run: fused, confidence-filtered pseudo-labels, one component per class. */
 import { Effect, Exit } from "effect";
 import { assert, assertEquals } from "../assert.ts";
+import { decodeModel } from "../../deploy/weights.ts";
 import { makeMemoryStore } from "../../pipeline/store.ts";
 import { decodeArrays } from "../../stages/codec.ts";
 import { labelComponents } from "../../metrics/components.ts";
@@ -64,6 +65,9 @@ Deno.test("refine's second round fine-tunes the pair on pseudo-labels, then eval
   const trained = await file("train", "model-a.safetensors");
   const refined = await file("refine", "model-a.safetensors");
   assert(sha256(trained) !== sha256(refined), "the second round changed nothing");
+  // Each round's models carry the method that trained them.
+  assertEquals(decodeModel(trained).meta.method, "supervised");
+  assertEquals(decodeModel(refined).meta.method, "relearn");
   const curves = JSON.parse(new TextDecoder().decode(await file("refine", "curves.json")));
   assertEquals(curves.length, 12);
 });

@@ -13,6 +13,7 @@ import { sha256 } from "../../pipeline/digest.ts";
 import { Methods } from "../../schemas/config.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import { loadPool } from "../../training/pool.ts";
+import { methods } from "../../training/methods.ts";
 import { runTiny, stageFiles, stagesThrough } from "./tiny_run.ts";
 
 /** Trains 4 steps on the tiny config; returns the train stage's files by name. */
@@ -131,4 +132,8 @@ Deno.test("train caml + CMA + OCC: the bank fills, OCC is logged, saved models s
     assertEquals(on.params.data.length, off.params.data.length, `${name}: no CMA/OCC weights`);
     assert(on.params.data.some((v, i) => v !== off.params.data[i]), `${name}: modules train`);
   }
+});
+
+Deno.test("every method's spec carries the name train.method gives it", () => {
+  for (const [name, spec] of Object.entries(methods)) assertEquals(spec.name, name);
 });
