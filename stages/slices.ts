@@ -18,6 +18,19 @@ export interface CaseSlices {
 export const normalizedCases = (up: Upstream<NormalizeOutput>) =>
   up.summaries.flatMap((s) => s.cases).sort(byId);
 
+/**
+ * The network's input size (W, H): `normalize.size` as the normalized cases record it, the one
+ * place every consumer reads it from; undefined when there is no case.
+ */
+export function inputSize(up: Upstream<NormalizeOutput>): readonly [number, number] | undefined {
+  const sizes = new Set(up.summaries.flatMap((s) => s.cases).map((c) => c.params.size.join("x")));
+  if (sizes.size > 1) {
+    throw new Error(`normalized cases of several sizes: ${[...sizes].join(", ")}`);
+  }
+  const [w, h] = up.summaries.flatMap((s) => s.cases)[0]?.params.size ?? [];
+  return w === undefined ? undefined : [w, h];
+}
+
 /** Case order independent of how the upstream stage was sharded. */
 export const byId = (a: { id: string }, b: { id: string }) =>
   a.id < b.id ? -1 : a.id > b.id ? 1 : 0;

@@ -8,7 +8,7 @@ import { Effect } from "effect";
 import type { Upstream } from "../pipeline/stage.ts";
 import type { NormalizeOutput, SliceCase, SynthesizeOutput } from "../schemas/outputs.ts";
 import { decodeArrays } from "../stages/codec.ts";
-import { loadCase, normalizedCases } from "../stages/slices.ts";
+import { inputSize, loadCase, normalizedCases } from "../stages/slices.ts";
 
 export interface LabelledSlice {
   readonly image: Float32Array;
@@ -55,10 +55,9 @@ export const loadPool = (
     const labelled: LabelledSlice[] = [], synthetic: LabelledSlice[] = [];
     const unlabelled: SliceRef[] = [], validation: ValidationVolume[] = [];
     const streamed: SliceCase[] = [];
-    let size: [number, number] = [0, 0];
+    const size: [number, number] = [...inputSize(norm) ?? [0, 0]];
     for (const info of normalizedCases(norm)) {
       if (info.role === "test") continue;
-      size = [...info.params.size];
       const plane = size[0] * size[1];
       const trainLabels = new Set(info.trainLabels);
       if (info.role === "validation" || trainLabels.size) {

@@ -24,7 +24,7 @@ import { Predictor } from "../../engine/predict.ts";
 import { checkpointModels, finalModels } from "../final_models.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import { predictSlices } from "../../deploy/slices.ts";
-import { loadCase, normalizedCases, restoreLabels } from "../slices.ts";
+import { inputSize, loadCase, normalizedCases, restoreLabels } from "../slices.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
 import { renderReport } from "../../report/html.ts";
 import { datasetName } from "../../io/dataset.ts";
@@ -74,7 +74,7 @@ export const evaluate = defineStage({
           }]
           : []),
       ];
-      const size = normalizedCases(norm)[0].params.size;
+      const size = inputSize(norm)!;
       // Each model of a pair, and the pair itself (their probabilities averaged: "pair").
       for (const { prefix, upstream, names } of sources) {
         const members = [];

@@ -17,7 +17,7 @@ import { encodeNifti } from "../../io/nifti.ts";
 import type { Volume } from "../../io/volume.ts";
 import { decodeArrays } from "../codec.ts";
 import { recipeOf } from "../../schemas/normalize_recipe.ts";
-import { loadCase, normalizedCases } from "../slices.ts";
+import { inputSize, loadCase, normalizedCases } from "../slices.ts";
 import { finalModels } from "../final_models.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import type { UNet } from "../../engine/models/unet.ts";
@@ -66,10 +66,8 @@ export const exportModel = defineStage({
       const model = members.length > 1 ? members : members[0];
       const norm = ctx.input("normalize");
       const cases = normalizedCases(norm);
-      if (cases.length === 0) {
-        return yield* failed("no normalized cases to take the input size from");
-      }
-      const size = cases[0].params.size;
+      const size = inputSize(norm);
+      if (!size) return yield* failed("no normalized cases to take the input size from");
       const bytes = yield* Effect.try({
         try: () =>
           exportSegmentation(model, {

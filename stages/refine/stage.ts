@@ -22,7 +22,7 @@ import { predictSlices } from "../../deploy/slices.ts";
 import { trainPair } from "../../training/train_pair.ts";
 import { relearn, relearnSoft } from "../../training/methods.ts";
 import { loadPool } from "../../training/pool.ts";
-import { loadCase, normalizedCases } from "../slices.ts";
+import { inputSize, loadCase, normalizedCases } from "../slices.ts";
 
 export const refine = defineStage({
   name: "refine",
@@ -56,7 +56,7 @@ export const refine = defineStage({
       const pseudo = new Map<string, Uint8Array>();
       // Fused probabilities [slices, K, H, W] quantised to 0..255, for a soft second round.
       const fused = new Map<string, Uint8Array>();
-      const [W, H] = pool[0].params.size;
+      const [W, H] = inputSize(norm)!;
       const predictors: Predictor[] = [];
       for (const artifact of trained.summaries[0].models) {
         const { model } = decodeModel(yield* trained.read(artifact));
