@@ -6,6 +6,7 @@
  * every failure class with its code and what is kept.
  */
 import { Schema } from "effect";
+import { DataError } from "../io/errors.ts";
 
 export const ExitCode = {
   ok: 0,
@@ -21,25 +22,53 @@ export const ExitCode = {
 /** Bad config or command line; `problems` lists every one found, each naming its path. */
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
   problems: Schema.Array(Schema.String),
-}) {}
+}) {
+  get exitCode(): number {
+    return ExitCode.usage;
+  }
+  get line(): string {
+    return `invalid configuration:\n${this.problems.map((p) => `  - ${p}`).join("\n")}`;
+  }
+}
 
 /** A committed artifact that is missing or whose bytes no longer match the recorded digest. */
 export class IntegrityError extends Schema.TaggedError<IntegrityError>()("IntegrityError", {
   artifact: Schema.String,
   problem: Schema.String,
-}) {}
+}) {
+  get exitCode(): number {
+    return ExitCode.data;
+  }
+  get line(): string {
+    return `corrupted artifact ${this.artifact}: ${this.problem}`;
+  }
+}
 
 /** Bad input data (unreadable file, wrong geometry, ...): one line naming the file. */
 export class InputError extends Schema.TaggedError<InputError>()("InputError", {
   file: Schema.String,
   problem: Schema.String,
-}) {}
+}) {
+  get exitCode(): number {
+    return ExitCode.data;
+  }
+  get line(): string {
+    return `bad input ${this.file}: ${this.problem}`;
+  }
+}
 
 /** A file or folder outside the store that cannot be written (e.g. `predict --out`). */
 export class IoError extends Schema.TaggedError<IoError>()("IoError", {
   path: Schema.String,
   problem: Schema.String,
-}) {}
+}) {
+  get exitCode(): number {
+    return ExitCode.io;
+  }
+  get line(): string {
+    return `cannot write ${this.path}: ${this.problem}`;
+  }
+}
 
 /**
  * The fix for a file-system error that is the environment's, not a bug (exit 74), or undefined.
@@ -82,69 +111,52 @@ export const abortSignalName = (signal: AbortSignal): "SIGINT" | "SIGTERM" =>
 /** The process was asked to stop; what could be saved was saved. */
 export class Interrupted extends Schema.TaggedError<Interrupted>()("Interrupted", {
   signal: Schema.Literals(["SIGINT", "SIGTERM"]),
-}) {}
+}) {
+  get exitCode(): number {
+    return this.signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm;
+  }
+  get line(): string {
+    return `stopped by ${this.signal}; resume with \`deno task pipeline resume --run-id ...\``;
+  }
+}
 
 /** A stage's own failure that is not one of the above (a bug, unless marked transient). */
 export class StageFailed extends Schema.TaggedError<StageFailed>()("StageFailed", {
   stage: Schema.String,
   message: Schema.String,
   transient: Schema.Boolean,
-}) {}
-
-type Tagged = {
-  _tag?: string;
-  name?: string;
-  transient?: boolean;
-  io?: boolean;
-  signal?: string;
-};
-
-/** Maps any failure (ours, the data readers' DataError, the store's StoreError) to an exit code. */
-export function exitCodeOf(error: unknown): number {
-  const e = (error ?? {}) as Tagged;
-  switch (e._tag ?? e.name) {
-    case "ConfigError":
-      return ExitCode.usage;
-    case "IntegrityError":
-    case "InputError":
-    case "DataError":
-      return ExitCode.data;
-    case "Interrupted":
-      return e.signal === "SIGINT" ? ExitCode.sigint : ExitCode.sigterm;
-    case "IoError":
-      return ExitCode.io;
-    case "StoreError":
-    case "StageFailed":
-      return e.transient ? ExitCode.transient : e.io ? ExitCode.io : ExitCode.bug;
-    default:
-      return ExitCode.bug;
+}) {
+  get exitCode(): number {
+    return this.transient ? ExitCode.transient : ExitCode.bug;
+  }
+  get line(): string {
+    return `stage ${this.stage} failed: ${this.message}`;
   }
 }
 
+/** Ours say their exit code and line themselves; the io readers' DataError is the one foreign kind. */
+interface Described {
+  readonly exitCode: number;
+  readonly line: string;
+}
+
+const described = (error: unknown): Described | undefined => {
+  if (error instanceof DataError) {
+    return {
+      exitCode: ExitCode.data,
+      line: `bad input ${error.file}: ${error.problem}${error.fix ? ` (fix: ${error.fix})` : ""}`,
+    };
+  }
+  const e = error as Partial<Described> | null;
+  return typeof e?.exitCode === "number" && typeof e.line === "string" ? e as Described : undefined;
+};
+
+/** Maps any failure to its exit code: the error's own, else 1 (a bug). */
+export const exitCodeOf = (error: unknown): number => described(error)?.exitCode ?? ExitCode.bug;
+
 /** One human line for an error, without a stack trace for the expected kinds. */
 export function describeError(error: unknown): string {
-  const e = (error ?? {}) as Tagged & Record<string, unknown>;
-  switch (e._tag ?? e.name) {
-    case "ConfigError":
-      return `invalid configuration:\n${
-        (e.problems as string[]).map((p) => `  - ${p}`).join("\n")
-      }`;
-    case "IntegrityError":
-      return `corrupted artifact ${e.artifact}: ${e.problem}`;
-    case "InputError":
-    case "DataError":
-      return `bad input ${e.file}: ${e.problem}${e.fix ? ` (fix: ${e.fix})` : ""}`;
-    case "IoError":
-      return `cannot write ${e.path}: ${e.problem}`;
-    case "Interrupted":
-      return `stopped by ${e.signal}; resume with \`deno task pipeline resume --run-id ...\``;
-    case "StoreError":
-      return `object store error at ${e.uri}: ${e.message}${
-        e.transient ? " (transient; retry)" : ""
-      }`;
-    case "StageFailed":
-      return `stage ${e.stage} failed: ${e.message}`;
-    default:
-      return error instanceof Error ? (error.stack ?? error.message) : String(error);
-  }
+  const d = described(error);
+  if (d) return d.line;
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }

@@ -8,7 +8,7 @@
 import { Context, Effect, Layer, Schema } from "effect";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { ioFix } from "./errors.ts";
+import { ExitCode, ioFix } from "./errors.ts";
 
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   uri: Schema.String,
@@ -17,7 +17,16 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   transient: Schema.Boolean,
   /** true when the storage refused (permissions, read-only, disk full, S3 403): exit 74 */
   io: Schema.optionalKey(Schema.Boolean),
-}) {}
+}) {
+  get exitCode(): number {
+    return this.transient ? ExitCode.transient : this.io ? ExitCode.io : ExitCode.bug;
+  }
+  get line(): string {
+    return `object store error at ${this.uri}: ${this.message}${
+      this.transient ? " (transient; retry)" : ""
+    }`;
+  }
+}
 
 /**
  * Why a key is unsafe, or undefined: keys are relative '/'-paths without '.', '..' or empty
