@@ -2,7 +2,7 @@
  * Loading a run configuration: defaults, then the user's JSON file, then each `--set path=value`,
  * then one strict decode that reports every problem at once (exit 64).
  */
-import { Effect, Result, Schema } from "effect";
+import { Effect, Result, Schema, SchemaIssue } from "effect";
 import { Config } from "../schemas/config.ts";
 import { defaults } from "../schemas/defaults.ts";
 import { crossFieldProblems } from "./config_checks.ts";
@@ -39,26 +39,17 @@ export function applySet(config: Json, assignment: string): Json {
   return deepMerge(config, patch);
 }
 
-/** Turns Effect's schema issue text into one `path: problem` line per issue. */
-function issueLines(text: string): string[] {
-  const lines = text.replace(/^SchemaError\(/, "").replace(/\)$/, "").split("\n");
-  const problems: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const at = lines[i + 1]?.match(/^\s+at (.*)$/);
-    if (at) {
-      const path = [...at[1].matchAll(/\["?([^"\]]*)"?\]/g)].map((m) => m[1]).join(".");
-      problems.push(
-        `${path}: ${
-          lines[i].trim().replace("Expected no excess property", "unknown field").replace(
-            /^Expected/,
-            "expected",
-          )
-        }`,
-      );
-      i++;
-    } else if (lines[i].trim()) problems.push(lines[i].trim());
-  }
-  return problems;
+const standardIssues = SchemaIssue.makeFormatterStandardSchemaV1();
+
+/** One `path: problem` line per issue, from the schema's own issue formatter. */
+function issueLines(issue: SchemaIssue.Issue): string[] {
+  return standardIssues(issue).issues.map(({ path, message }) => {
+    const problem = message === "Expected no excess property"
+      ? "unknown field"
+      : message.replace(/^Expected/, "expected");
+    const at = (path ?? []).map((p) => String(typeof p === "object" ? p.key : p)).join(".");
+    return at ? `${at}: ${problem}` : problem;
+  });
 }
 
 export function decodeConfig(raw: unknown): Effect.Effect<Config, ConfigError> {
@@ -67,7 +58,7 @@ export function decodeConfig(raw: unknown): Effect.Effect<Config, ConfigError> {
     onExcessProperty: "error",
   });
   if (!Result.isSuccess(result)) {
-    return Effect.fail(new ConfigError({ problems: issueLines(String(result.failure)) }));
+    return Effect.fail(new ConfigError({ problems: issueLines(result.failure.issue) }));
   }
   const problems = crossFieldProblems(result.success);
   return problems.length

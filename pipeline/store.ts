@@ -5,7 +5,7 @@
  * filesystem (default, under `.duet/`), memory (tests) and S3 (`pipeline/store_s3.ts`).
  * `putIfAbsent` is create-only and atomic: it is how commit markers make exactly one writer win.
  */
-import { Context, Effect, Layer, Schema } from "effect";
+import { Effect, Schema } from "effect";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { ExitCode, ioFix } from "./errors.ts";
@@ -75,10 +75,6 @@ export interface ObjectStoreShape {
   readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<string>, StoreError>;
   readonly remove: (key: string) => Effect.Effect<void, StoreError>;
 }
-
-export class ObjectStore extends Context.Service<ObjectStore, ObjectStoreShape>()(
-  "duet/ObjectStore",
-) {}
 
 export const objectUri = (store: ObjectStoreShape, key: string): string =>
   `${store.uri.replace(/\/+$/, "")}/${key}`;
@@ -196,7 +192,3 @@ export function makeFileStore(root: string): ObjectStoreShape {
       }),
   });
 }
-
-export const memoryStoreLayer = (name?: string) =>
-  Layer.succeed(ObjectStore, makeMemoryStore(name));
-export const fileStoreLayer = (root: string) => Layer.succeed(ObjectStore, makeFileStore(root));

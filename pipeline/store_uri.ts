@@ -7,10 +7,10 @@
  * `endpoint`, `path_style` (1/0) and `region` override them for one URI, which is handy in
  * scheduler plans, e.g. `s3://bucket/runs?endpoint=http://minio:9000&path_style=1`.
  */
-import { Effect, Layer, Schema } from "effect";
+import { Schema } from "effect";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeFileStore, makeMemoryStore, ObjectStore, type ObjectStoreShape } from "./store.ts";
+import { makeFileStore, makeMemoryStore, type ObjectStoreShape } from "./store.ts";
 import { makeS3Store, type S3StoreOptions } from "./store_s3.ts";
 
 /** A malformed or unsupported store URI: a usage error (exit 64). */
@@ -138,16 +138,3 @@ export function storeFromUri(uri?: string, options: StoreFromUriOptions = {}): O
     }
   }
 }
-
-/** `ObjectStore` layer for a URI; fails with StoreUriError. */
-export const storeLayerFromUri = (uri?: string, options: StoreFromUriOptions = {}) =>
-  Layer.effect(
-    ObjectStore,
-    Effect.try({
-      try: () => storeFromUri(uri, options),
-      catch: (e) =>
-        e instanceof StoreUriError
-          ? e
-          : new StoreUriError({ uri: uri ?? "", message: e instanceof Error ? e.message : `${e}` }),
-    }),
-  );
