@@ -9,12 +9,10 @@
  * those with foreground (`slices: "foreground"`); validation and test all slices (evaluation);
  * unlabelled none (ingest never had them).
  *
- * Artifact `slices-<id>.bin`, one per case, in the stages/codec.ts container rather than a
- * preprocess/shard.ts slice shard: readers (stages/slices.ts loadCase) want the case's whole
- * nz x H x W image as one contiguous Float32Array, which the container holds as is, while the
- * slice shard interleaves image and label per slice; and Upstream.read fetches whole artifacts,
- * so the shard's per-slice range reads would buy nothing. One artifact per case is what train
- * streams: it loads one case at a time.
+ * Artifact `slices-<id>.bin`, one per case, in the stages/codec.ts container: readers
+ * (stages/slices.ts loadCase) want the case's whole nz x H x W image as one contiguous
+ * Float32Array, which the container holds as is. One artifact per case is what train streams: it
+ * loads one case at a time.
  */
 import { Effect } from "effect";
 import { NormalizeConfig } from "../../schemas/config.ts";

@@ -2,7 +2,7 @@
  * No Docker engine (nor hadolint) here: the Dockerfiles are checked for the lines the images
  * must have. Each rule names what it protects.
  */
-import { assert } from "./assert.ts";
+import { assert } from "../assert.ts";
 
 const read = (f: string) => Deno.readTextFileSync(new URL(`../../${f}`, import.meta.url));
 

@@ -21,7 +21,7 @@ import {
 } from "../../pipeline/plan/render.ts";
 import { stages as registry } from "../../stages/registry.ts";
 import { awsRetryAction } from "./aws_batch_rules.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 
 const base = (target: PlanTarget, extra: Partial<PlanInput> = {}): PlanInput => ({
   target,

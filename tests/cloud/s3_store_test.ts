@@ -5,7 +5,8 @@ import { CLAIMS_DIR, makeS3Store, resolveS3Settings } from "../../pipeline/store
 import { StoreError } from "../../pipeline/store.ts";
 import { startS3Server, type TestS3Server } from "./s3_server.ts";
 import { type Fault, startFaultProxy } from "./fault_proxy.ts";
-import { assert, assertEquals, bytesOf, seededBytes } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
+import { bytesOf, seededBytes } from "./bytes.ts";
 
 const run = <A, E>(e: Effect.Effect<A, E>) => Effect.runPromise(e);
 

@@ -4,7 +4,7 @@ import {
   ShardEnvError,
   shardFromEnv,
 } from "../../pipeline/plan/scheduler_env.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 
 const throwsShardError = (f: () => unknown) => {
   try {

@@ -20,7 +20,7 @@ import {
   runAwsBatchPlan,
 } from "./batch_sim.ts";
 import { awsRetryAction } from "./aws_batch_rules.ts";
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const CONFIG = ["--config", "tests/pipeline/tiny.json"];

@@ -10,7 +10,8 @@ import * as path from "node:path";
 import { makeFileStore, makeMemoryStore, type ObjectStoreShape } from "../../pipeline/store.ts";
 import { makeS3Store } from "../../pipeline/store_s3.ts";
 import { startS3Server } from "./s3_server.ts";
-import { assert, assertEquals, bytesOf, seededBytes } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
+import { bytesOf, seededBytes } from "./bytes.ts";
 
 const run = <A, E>(e: Effect.Effect<A, E>) => Effect.runPromise(e);
 

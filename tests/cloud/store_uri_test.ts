@@ -2,7 +2,8 @@ import { Effect } from "effect";
 import * as path from "node:path";
 import { parseStoreUri, storeFromUri, StoreUriError } from "../../pipeline/store_uri.ts";
 import { startS3Server } from "./s3_server.ts";
-import { assert, assertEquals, bytesOf } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
+import { bytesOf } from "./bytes.ts";
 
 const refused = (uri: string, pattern: RegExp) => {
   try {

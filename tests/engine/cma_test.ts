@@ -5,7 +5,7 @@
  * gradients in train mode (dropout masks fed to both) against tfjs and central differences of
  * the step's loss with the masks held fixed; identity in eval mode.
  */
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { checkCase, randn, relErr, size, tf } from "./grad_util.ts";
 import { transformerLayerForward, type Weights, weightsOf } from "./tf_models.ts";
 import { Graph } from "../../engine/graph.ts";

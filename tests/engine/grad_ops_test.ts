@@ -1,5 +1,5 @@
 /** Op-by-op gradient checks against tfjs and finite differences (see grad_util.ts). */
-import { assert } from "./assert.ts";
+import { assert } from "../assert.ts";
 import { checkCase, type GradCase, randn, tf } from "./grad_util.ts";
 import * as op from "../../engine/ops.ts";
 import * as L from "../../engine/losses.ts";

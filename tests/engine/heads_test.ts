@@ -4,7 +4,7 @@
  * the step's own loss (float32, ε = 3e-3, bound 2e-3; ε = 1e-2 crosses ReLU kinks here); eval
  * mode uses the running statistics that train mode updates.
  */
-import { assert } from "./assert.ts";
+import { assert } from "../assert.ts";
 import { randn, relErr, size, tf } from "./grad_util.ts";
 import { weightsOf } from "./tf_models.ts";
 import { Heads } from "../../engine/models/heads.ts";

@@ -1,5 +1,5 @@
 /** The memory bank (engine/models/memory_bank.ts): per-class FIFO, written back, checkpointed. */
-import { assertEquals } from "./assert.ts";
+import { assertEquals } from "../assert.ts";
 import { MemoryBank } from "../../engine/models/memory_bank.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../engine/checkpoint.ts";
 import * as op from "../../engine/ops.ts";

@@ -6,7 +6,7 @@
  * on the other side of a ReLU/LeakyReLU kink than the oracle does, which moves a few gradient
  * entries by O(1e-3) in any two float32 engines (see bench/model_checks.ts and the README).
  */
-import { assert } from "./assert.ts";
+import { assert } from "../assert.ts";
 import { randn, relErr, tf } from "./grad_util.ts";
 import { ceDiceLoss, unetForward, vnetForward, weightsOf } from "./tf_models.ts";
 import { crossEntropy, diceLoss, oneHot } from "../../engine/losses.ts";

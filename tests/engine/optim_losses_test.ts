@@ -1,5 +1,5 @@
 /** Optimizer updates vs PyTorch's formulas, and losses vs direct float64 computations. */
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { randn, relErr } from "./grad_util.ts";
 import { Graph, type Tensor } from "../../engine/graph.ts";
 import * as L from "../../engine/losses.ts";

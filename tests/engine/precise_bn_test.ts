@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import { PreciseBatchNorm } from "../../engine/precise_bn.ts";
 import { UNet } from "../../engine/models/unet.ts";
 import { Rng } from "../../random/rng.ts";

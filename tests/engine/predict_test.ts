@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { relErr } from "./grad_util.ts";
 import { Graph } from "../../engine/graph.ts";
 import { ModelContext } from "../../engine/models/context.ts";

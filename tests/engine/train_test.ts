@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "../assert.ts";
 import * as L from "../../engine/losses.ts";
 import { UNet } from "../../engine/models/unet.ts";
 import * as op from "../../engine/ops.ts";

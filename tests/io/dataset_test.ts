@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { type CaseSpec, discoverCases } from "../../io/dataset.ts";
 import { readCase } from "../../io/cases.ts";
 import { writeNifti } from "../../io/nifti.ts";

@@ -1,4 +1,4 @@
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../assert.ts";
 import { readDicomSeries } from "../../io/dicom.ts";
 import { DataError } from "../../io/errors.ts";
 import { type DicomSliceSpec, encodeDicomSlice } from "./dicom_writer.ts";

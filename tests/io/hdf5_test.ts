@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects } from "../assert.ts";
 import { listHdf5Datasets, readHdf5Dataset, writeHdf5 } from "../../io/hdf5.ts";
 import { DataError } from "../../io/errors.ts";
 import { python, readF64, tempDir } from "./python.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertEquals, assertThrows } from "../assert.ts";
 import { decodeNifti, encodeNifti, readNifti, writeNifti } from "../../io/nifti.ts";
 import { DataError } from "../../io/errors.ts";
 import { python, readF64, tempDir } from "./python.ts";

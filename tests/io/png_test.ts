@@ -1,4 +1,4 @@
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../assert.ts";
 import { decodePngVolume, encodePngVolume, readPng } from "../../io/png.ts";
 import { DataError } from "../../io/errors.ts";
 

@@ -1,4 +1,4 @@
-import { assert, assertAlmostEquals, assertEquals } from "../io/assert.ts";
+import { assert, assertAlmostEquals, assertEquals } from "../assert.ts";
 import { python, readF64, tempDir } from "../io/python.ts";
 import { applyIntensity, fitIntensity } from "../../preprocess/intensity.ts";
 import { resampleData, resizeSlice } from "../../preprocess/geometry.ts";
