@@ -42,7 +42,7 @@ export const printRunSummary = (env: RunEnv) =>
     }
     if (exported) {
       const x = exported.summaries[0];
-      lines.push(`model:   ${exported.uri(x.model)} (${x.format})`);
+      lines.push(`model:   ${exported.uri(x.model)} (${x.format}, ${displayName(x.exported)})`);
     }
     console.log(lines.join("\n"));
   });

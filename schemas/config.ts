@@ -240,8 +240,9 @@ export const EvaluateConfig = Schema.Struct({
 export const ExportConfig = Schema.Struct({
   opset: Schema.Int.check(Schema.isGreaterThanOrEqualTo(17)),
   /** Which of the two trained models to export, or "pair": both, their probabilities averaged
-   * in one graph. */
-  model: Schema.Literals(["a", "b", "pair"]),
+   * in one graph; "auto": whichever of a, b and pair has the highest mean Dice on the validation
+   * split (never the test split), the pair when there is no validation split. */
+  model: Schema.Literals(["a", "b", "pair", "auto"]),
 });
 
 export const Config = Schema.Struct({

@@ -97,5 +97,5 @@ export const defaults: Config = {
     softTemperature: 0.5,
   },
   evaluate: { largestComponent: false, baseline: true, units: "voxel", checkpoint: "last" },
-  export: { opset: 17, model: "a" },
+  export: { opset: 17, model: "auto" },
 };

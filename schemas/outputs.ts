@@ -161,6 +161,8 @@ export const ExportOutput = Schema.Struct({
   model: Schema.String,
   /** "duet-segmentation-1" */
   format: Schema.String,
+  /** The model in model.onnx: "a", "b" or "pair" (export.model, or what "auto" chose). */
+  exported: Schema.String,
   /** Predicted masks of the validation and test cases: mask-<ID>.nii.gz, original grid. */
   masks: Schema.Array(Schema.String),
   /** The exported model against the training engine on the validation cases. */

@@ -8,7 +8,7 @@
  */
 import { Effect, Schema } from "effect";
 import { EvaluateConfig, ExportConfig, Hdf5Config, NormalizeConfig } from "../../schemas/config.ts";
-import { ExportOutput, type SliceCase } from "../../schemas/outputs.ts";
+import { type EvaluateOutput, ExportOutput, type SliceCase } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { StageFailed } from "../../pipeline/errors.ts";
@@ -28,6 +28,18 @@ import { Segmenter } from "../../deploy/segment.ts";
 /** Largest |p_onnx - p_engine| the export accepts (issue 6). */
 export const PARITY_TOLERANCE = 1e-5;
 
+/** Of a, b and the fused pair, the one with the highest mean Dice on the validation split. */
+export function chooseOnValidation(evaluated: EvaluateOutput): "a" | "b" | "pair" | undefined {
+  const models = evaluated.splits.validation?.models;
+  if (!models) return undefined;
+  const meanDice = (name: string) => {
+    const classes = Object.values(models[name]?.dice ?? {});
+    return classes.length ? classes.reduce((s, c) => s + c.mean, 0) / classes.length : -1;
+  };
+  const names = ["a", "b", "pair"] as const;
+  return names.reduce((best, n) => (meanDice(n) > meanDice(best) ? n : best));
+}
+
 /** Artifact name of a case's predicted mask. */
 export const maskArtifact = (id: string) => caseArtifact("mask", id, ".nii.gz");
 
@@ -35,7 +47,7 @@ const failed = (message: string) => new StageFailed({ stage: "export", message, 
 
 export const exportModel = defineStage({
   name: "export",
-  version: 5,
+  version: 6,
   needs: ["ingest", "normalize", "train", "refine", "evaluate"],
   shardable: false,
   select: (c) => ({
@@ -59,8 +71,12 @@ export const exportModel = defineStage({
     Effect.gen(function* () {
       const summary = ctx.input("train").summaries[0];
       const pair = finalModels(ctx, checkpoint);
+      // Without a validation split there is nothing to choose on: the pair, never the test split.
+      const exported = config.model === "auto"
+        ? chooseOnValidation(ctx.input("evaluate").summaries[0]) ?? "pair"
+        : config.model;
       const members: UNet[] = [];
-      for (const k of config.model === "pair" ? [0, 1] : [config.model === "a" ? 0 : 1]) {
+      for (const k of exported === "pair" ? [0, 1] : [exported === "a" ? 0 : 1]) {
         members.push(decodeModel(yield* pair.upstream.read(pair.names[k])).model);
       }
       const model = members.length > 1 ? members : members[0];
@@ -80,7 +96,7 @@ export const exportModel = defineStage({
             extra: {
               "duet.train_method": summary.method,
               "duet.train_steps": String(summary.steps),
-              "duet.exported_model": config.model,
+              "duet.exported_model": exported,
             },
           }),
         catch: (e) => failed((e as Error).message),
@@ -135,6 +151,6 @@ export const exportModel = defineStage({
       }
       yield* Effect.promise(() => segmenter.release());
       bar.done(`parity ${parity.maxAbsDiff.toExponential(1)}`);
-      return { model: "model.onnx", format: DUET_FORMAT, masks, parity };
+      return { model: "model.onnx", format: DUET_FORMAT, exported, masks, parity };
     }),
 });

@@ -29,6 +29,7 @@ import { recipeOf } from "../../schemas/normalize_recipe.ts";
 import { python, tempDir } from "../io/python.ts";
 import { cli } from "../cli.ts";
 import { runTiny } from "./tiny_run.ts";
+import { chooseOnValidation } from "../../stages/export/stage.ts";
 import { firstSeriesRgb, hasChromium, screenshot } from "../report/chromium.ts";
 
 async function tinyRun() {
@@ -218,4 +219,55 @@ Deno.test("evaluate.checkpoint best: evaluate and export use the models at their
     return JSON.stringify(e.models.b.dice);
   };
   assert((await diceB(best.env)) !== (await diceB(last.env)), "evaluate ignored the checkpoint");
+});
+
+Deno.test("export.model auto: the model with the best validation Dice, whatever the test split says", async () => {
+  const stats = (dice: number) => ({
+    dice: { "1": { mean: dice, std: 0 }, "2": { mean: dice, std: 0 } },
+  });
+  const evaluated = (validation: number[] | undefined, test: number[]) => ({
+    cases: 4,
+    models: {},
+    splits: {
+      ...(validation
+        ? {
+          validation: {
+            cases: 2,
+            models: {
+              a: stats(validation[0]),
+              b: stats(validation[1]),
+              pair: stats(validation[2]),
+            },
+          },
+        }
+        : {}),
+      test: { cases: 2, models: { a: stats(test[0]), b: stats(test[1]), pair: stats(test[2]) } },
+    },
+    report: "",
+    csv: "",
+    json: "",
+  });
+  assertEquals(chooseOnValidation(evaluated([0.5, 0.6, 0.55], [0.9, 0.1, 0.1])), "b");
+  assertEquals(chooseOnValidation(evaluated([0.5, 0.6, 0.65], [0.9, 0.1, 0.1])), "pair");
+  assertEquals(chooseOnValidation(evaluated([0.7, 0.6, 0.65], [0.1, 0.9, 0.9])), "a");
+  assertEquals(chooseOnValidation(evaluated(undefined, [0.1, 0.9, 0.9])), undefined);
+
+  // In a run: what export wrote (summary and the model's metadata) is the validation argmax.
+  const { env, exit } = await runTiny([
+    "train.steps=40",
+    "train.validateEvery=20",
+    "export.model=auto",
+  ]);
+  if (Exit.isFailure(exit)) throw failureOf(exit.cause);
+  const scored = (await Effect.runPromise(resolveStage(env, "evaluate")))!;
+  const ex = (await Effect.runPromise(resolveStage(env, "export")))!;
+  const validation = scored.summaries[0].splits.validation!.models;
+  const mean = (n: string) => Object.values(validation[n].dice).reduce((s, c) => s + c.mean, 0);
+  const expected = ["a", "b", "pair"].reduce((best, n) => (mean(n) > mean(best) ? n : best));
+  assertEquals(ex.summaries[0].exported, expected);
+  const bytes = await Effect.runPromise(ex.read(ex.summaries[0].model));
+  assertEquals(
+    parseDuetModel("model.onnx", bytes).header.metadata["duet.exported_model"],
+    expected,
+  );
 });
