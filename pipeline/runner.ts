@@ -9,6 +9,12 @@
  *   attempt-<a>/_STARTED.json   the claim of attempt a; attempt-<a>/_FAILED.json when it failed
  *   checkpoints/<name>          survives attempts (train resumes from here)
  *   _SUCCESS.json               the commit marker
+ *
+ * Stage results are shared by every run of a store: a committed unit's marker is also copied to
+ * shared/<stage>/<key>[/shard-<i>-of-<n>]/_SUCCESS.json, and another run that reaches the same
+ * key (same stage version, same config slice, same upstream digests: the same result) adopts it
+ * by writing that marker into its own unit, instead of computing it again. The adopted marker's
+ * artifacts stay in the folder of the run that made them.
  */
 import { Effect, Schema } from "effect";
 import { hostname } from "node:os";
@@ -63,9 +69,15 @@ export type UnitResult = "committed" | "cached";
 
 export const stagePrefix = (runId: string, stage: StageName) => `runs/${runId}/stages/${stage}`;
 
+const shardSuffix = (shard: Shard) =>
+  shard.count > 1 ? `/shard-${shard.index}-of-${shard.count}` : "";
+
 export const unitPrefix = (runId: string, stage: StageName, key: string, shard: Shard) =>
-  `${stagePrefix(runId, stage)}/${key}` +
-  (shard.count > 1 ? `/shard-${shard.index}-of-${shard.count}` : "");
+  `${stagePrefix(runId, stage)}/${key}${shardSuffix(shard)}`;
+
+/** Where every run of the store finds a unit some run committed (a copy of its marker). */
+export const sharedUnitPrefix = (stage: StageName, key: string, shard: Shard) =>
+  `shared/${stage}/${key}${shardSuffix(shard)}`;
 
 const MARKER = "_SUCCESS.json";
 const unitPattern = /^(?:shard-(\d+)-of-(\d+)\/)?_SUCCESS\.json$/;
@@ -230,7 +242,26 @@ const decodeSlice = (stage: AnyStage, config: Config) =>
     (issue) => new ConfigError({ problems: [`${stage.name}: ${issue}`] }),
   );
 
-/** Runs one unit (stage, shard) unless it is committed already. */
+/**
+ * Adopts the unit another run of the store committed with the same key, when its artifacts are
+ * all still there (that run may have been deleted since): true when `unit` is now committed.
+ */
+const adoptShared = (env: RunEnv, name: StageName, key: string, shard: Shard, unit: string) =>
+  Effect.gen(function* () {
+    const shared = `${sharedUnitPrefix(name, key, shard)}/${MARKER}`;
+    const marker = yield* readMarker(env, shared);
+    if (!marker) return false;
+    const folders = new Set(
+      marker.artifacts.map((a) => a.key.slice(0, a.key.lastIndexOf("/") + 1)),
+    );
+    const present = new Set<string>();
+    for (const folder of folders) for (const k of yield* env.store.list(folder)) present.add(k);
+    if (!marker.artifacts.every((a) => present.has(a.key))) return false;
+    yield* env.store.putIfAbsent(`${unit}/${MARKER}`, encodeJson(marker));
+    return true;
+  });
+
+/** Runs one unit (stage, shard) unless it is committed already, in this run or another. */
 export const runUnit = (
   env: RunEnv,
   name: StageName,
@@ -253,6 +284,10 @@ export const runUnit = (
     }
     const unit = unitPrefix(env.runId, name, key, shard);
     if (yield* env.store.get(`${unit}/${MARKER}`)) return "cached" as const;
+    if (yield* adoptShared(env, name, key, shard, unit)) {
+      env.cache.delete(name);
+      return "cached" as const;
+    }
 
     const attempt = yield* claimAttempt(env, unit);
     const attemptPrefix = `${unit}/attempt-${attempt}`;
@@ -318,7 +353,12 @@ export const runUnit = (
           summary,
           committedAt: new Date().toISOString(),
         };
-        return yield* env.store.putIfAbsent(`${unit}/${MARKER}`, encodeJson(marker));
+        const committed = yield* env.store.putIfAbsent(`${unit}/${MARKER}`, encodeJson(marker));
+        if (committed) {
+          const shared = `${sharedUnitPrefix(name, key, shard)}/${MARKER}`;
+          yield* env.store.putIfAbsent(shared, encodeJson(marker));
+        }
+        return committed;
       }),
     );
     if (exit._tag === "Failure") {
