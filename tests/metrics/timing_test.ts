@@ -28,12 +28,17 @@ Deno.test("metrics of a 200x200x88 volume pair (2 classes, mm spacing) take unde
     computeMetrics({ data: sp, shape: small }, { data: sl, shape: small }, { spacing: [1, 1, 2] });
   }
 
-  const t = performance.now();
-  const m = computeMetrics({ data: pred, shape }, { data: label, shape }, {
-    classes: [1, 2],
-    spacing: [0.625, 0.625, 2.5],
-  });
-  const ms = performance.now() - t;
+  // The fastest of three: what the code costs, not what another process took from the machine.
+  let ms = Infinity;
+  let m!: ReturnType<typeof computeMetrics>;
+  for (let r = 0; r < 3; r++) {
+    const t = performance.now();
+    m = computeMetrics({ data: pred, shape }, { data: label, shape }, {
+      classes: [1, 2],
+      spacing: [0.625, 0.625, 2.5],
+    });
+    ms = Math.min(ms, performance.now() - t);
+  }
   console.log(
     `computeMetrics 200x200x88, 2 classes: ${ms.toFixed(0)} ms`,
     JSON.stringify(m.classes),
