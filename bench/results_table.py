@@ -79,7 +79,7 @@ def main():
                         scores[c["case"]].append(100 * statistics.fmean(c["dice"].values()))
             ranked = sorted(scores.items(), key=lambda kv: statistics.fmean(kv[1]))[:worst]
             text = ", ".join(f"{k} {statistics.fmean(v):.1f}" for k, v in ranked)
-            print(f"worst test cases, {tag or '-'} {method} model {(models or ['a'])[0]} (mean Dice over seeds): {text}")
+            print(f"- worst test cases, {tag or '-'} {method} model {(models or ['a'])[0]} (mean Dice over seeds): {text}")
 
 
 if __name__ == "__main__":
