@@ -6,7 +6,7 @@
  * the step's loss with the masks held fixed; identity in eval mode.
  */
 import { assert, assertEquals } from "../assert.ts";
-import { checkCase, randn, relErr, size, tf } from "./grad_util.ts";
+import { checkCase, directionalError, randn, relErr, size, tf } from "./grad_util.ts";
 import { transformerLayerForward, type Weights, weightsOf } from "./tf_models.ts";
 import { Graph } from "../../engine/graph.ts";
 import { CrossSampleAttention } from "../../engine/models/cma.ts";
@@ -103,18 +103,10 @@ Deno.test("cross-sample attention (train mode): parameter gradients match tfjs a
   assert(err < 1e-4, `parameter gradient vs tfjs: rel err ${err.toExponential(2)}`);
 
   // Central differences with the same masks (the step's generator rewound before each run).
-  const params = cma.store.params.data, p0 = params.slice();
-  const dir = randn(new Rng(4), params.length), eps = 3e-3;
-  const at = async (sign: number) => {
-    params.set(p0.map((v, i) => v + sign * eps * dir[i]));
+  const fd = await directionalError(cma.store.params.data, grad, async () => {
     step.rng = new Rng(rngState);
     return (await step.run({ f, r, lr: 0 })).loss;
-  };
-  const numeric = ((await at(1)) - (await at(-1))) / (2 * eps);
-  params.set(p0);
-  let analytic = 0, scale = 0;
-  grad.forEach((g, i) => ((analytic += g * dir[i]), (scale += Math.abs(g * dir[i]))));
-  const fd = Math.abs(numeric - analytic) / scale;
+  });
   assert(fd < 2e-3, `finite differences rel err ${fd.toExponential(2)}`);
   await step.release();
 });

@@ -50,6 +50,32 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return diff / Math.max(scale, 1e-12);
 }
 
+/**
+ * Central differences of `loss` along a random direction of `params` (shifted in place, then
+ * restored) against the analytic directional derivative ∇·d, relative to Σ|∇ᵢdᵢ|.
+ */
+export async function directionalError(
+  params: Float32Array,
+  grad: ArrayLike<number>,
+  loss: () => Promise<number>,
+  eps = 3e-3,
+): Promise<number> {
+  const p0 = params.slice();
+  const dir = randn(new Rng(4), params.length);
+  const at = (sign: number) => {
+    params.set(p0.map((v, i) => v + sign * eps * dir[i]));
+    return loss();
+  };
+  const numeric = ((await at(1)) - (await at(-1))) / (2 * eps);
+  params.set(p0);
+  let analytic = 0, scale = 0;
+  for (let i = 0; i < params.length; i++) {
+    analytic += grad[i] * dir[i];
+    scale += Math.abs(grad[i] * dir[i]);
+  }
+  return Math.abs(numeric - analytic) / scale;
+}
+
 function inputValues(c: GradCase, seed: number): Record<string, Float32Array> {
   const rng = new Rng(seed);
   const out: Record<string, Float32Array> = {};

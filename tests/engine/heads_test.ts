@@ -5,7 +5,7 @@
  * mode uses the running statistics that train mode updates.
  */
 import { assert } from "../assert.ts";
-import { randn, relErr, size, tf } from "./grad_util.ts";
+import { directionalError, randn, relErr, size, tf } from "./grad_util.ts";
 import { weightsOf } from "./tf_models.ts";
 import { Heads } from "../../engine/models/heads.ts";
 import * as op from "../../engine/ops.ts";
@@ -65,17 +65,11 @@ for (const layout of ["rows", "pixels"] as const) {
 
     // Central differences of the step's loss along a random parameter direction (lr 0 keeps the
     // weights; train-mode BatchNorm does not read the running statistics it updates).
-    const params = heads.store.params.data, p0 = params.slice();
-    const dir = randn(new Rng(4), params.length), eps = 3e-3;
-    const at = async (sign: number) => {
-      params.set(p0.map((v, i) => v + sign * eps * dir[i]));
-      return (await step.run({ x, r, lr: 0 })).loss;
-    };
-    const numeric = ((await at(1)) - (await at(-1))) / (2 * eps);
-    params.set(p0);
-    let analytic = 0, scale = 0;
-    grad.forEach((g, i) => ((analytic += g * dir[i]), (scale += Math.abs(g * dir[i]))));
-    const fd = Math.abs(numeric - analytic) / scale;
+    const fd = await directionalError(
+      heads.store.params.data,
+      grad,
+      async () => (await step.run({ x, r, lr: 0 })).loss,
+    );
     assert(fd < 2e-3, `finite differences rel err ${fd.toExponential(2)}`);
     await step.release();
   });
