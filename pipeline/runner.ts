@@ -75,9 +75,9 @@ const shardSuffix = (shard: Shard) =>
 export const unitPrefix = (runId: string, stage: StageName, key: string, shard: Shard) =>
   `${stagePrefix(runId, stage)}/${key}${shardSuffix(shard)}`;
 
-/** Where every run of the store finds a unit some run committed (a copy of its marker). */
-export const sharedUnitPrefix = (stage: StageName, key: string, shard: Shard) =>
-  `shared/${stage}/${key}${shardSuffix(shard)}`;
+/** Where every run of the store finds the marker of a unit some run committed (a copy). */
+const sharedMarkerKey = (stage: StageName, key: string, shard: Shard) =>
+  `shared/${stage}/${key}${shardSuffix(shard)}/${MARKER}`;
 
 const MARKER = "_SUCCESS.json";
 const unitPattern = /^(?:shard-(\d+)-of-(\d+)\/)?_SUCCESS\.json$/;
@@ -248,8 +248,7 @@ const decodeSlice = (stage: AnyStage, config: Config) =>
  */
 const adoptShared = (env: RunEnv, name: StageName, key: string, shard: Shard, unit: string) =>
   Effect.gen(function* () {
-    const shared = `${sharedUnitPrefix(name, key, shard)}/${MARKER}`;
-    const marker = yield* readMarker(env, shared);
+    const marker = yield* readMarker(env, sharedMarkerKey(name, key, shard));
     if (!marker) return false;
     const folders = new Set(
       marker.artifacts.map((a) => a.key.slice(0, a.key.lastIndexOf("/") + 1)),
@@ -353,11 +352,9 @@ export const runUnit = (
           summary,
           committedAt: new Date().toISOString(),
         };
-        const committed = yield* env.store.putIfAbsent(`${unit}/${MARKER}`, encodeJson(marker));
-        if (committed) {
-          const shared = `${sharedUnitPrefix(name, key, shard)}/${MARKER}`;
-          yield* env.store.putIfAbsent(shared, encodeJson(marker));
-        }
+        const bytes = encodeJson(marker);
+        const committed = yield* env.store.putIfAbsent(`${unit}/${MARKER}`, bytes);
+        if (committed) yield* env.store.putIfAbsent(sharedMarkerKey(name, key, shard), bytes);
         return committed;
       }),
     );
