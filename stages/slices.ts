@@ -23,11 +23,12 @@ export const normalizedCases = (up: Upstream<NormalizeOutput>) =>
  * place every consumer reads it from; undefined when there is no case.
  */
 export function inputSize(up: Upstream<NormalizeOutput>): readonly [number, number] | undefined {
-  const sizes = new Set(up.summaries.flatMap((s) => s.cases).map((c) => c.params.size.join("x")));
+  const cases = up.summaries.flatMap((s) => s.cases);
+  const sizes = new Set(cases.map((c) => c.params.size.join("x")));
   if (sizes.size > 1) {
     throw new Error(`normalized cases of several sizes: ${[...sizes].join(", ")}`);
   }
-  const [w, h] = up.summaries.flatMap((s) => s.cases)[0]?.params.size ?? [];
+  const [w, h] = cases[0]?.params.size ?? [];
   return w === undefined ? undefined : [w, h];
 }
 
