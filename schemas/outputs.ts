@@ -55,7 +55,7 @@ export const NormalizeRecipeSchema = Schema.Struct({
 const Grid = { shape: Vec3, spacing: Vec3 };
 
 /** preprocess/normalize.ts CaseTransform: everything done to one case, to repeat it on a new
- * image (applyRecorded) and to map predictions back (restoreToOriginal, stages/slices.ts). */
+ * image (applyRecorded) and to map predictions back (restoreToOriginal, deploy/restore.ts). */
 export const CaseTransformSchema = Schema.Struct({
   version: Schema.Literal(1),
   recipe: NormalizeRecipeSchema,

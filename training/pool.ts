@@ -5,10 +5,15 @@
  * loaded) are streamed case by case from the normalize artifacts through a bounded cache.
  */
 import { Effect } from "effect";
-import type { Upstream } from "../pipeline/stage.ts";
-import type { NormalizeOutput, SliceCase, SynthesizeOutput } from "../schemas/outputs.ts";
-import { decodeArrays } from "../stages/codec.ts";
-import { inputSize, loadCase, normalizedCases } from "../stages/slices.ts";
+import type { SliceCase, SynthesizeOutput } from "../schemas/outputs.ts";
+import { decodeArrays } from "../io/array_container.ts";
+import { inputSize, loadCase, normalizedCases, type NormalizedSource } from "./cases.ts";
+
+/** The synthesize stage's committed outputs: sample artifacts and their reader. */
+export interface SyntheticSource {
+  readonly summaries: ReadonlyArray<SynthesizeOutput>;
+  readonly read: (name: string) => Effect.Effect<Uint8Array, unknown>;
+}
 
 export interface LabelledSlice {
   readonly image: Float32Array;
@@ -47,8 +52,8 @@ export interface Pool {
 }
 
 export const loadPool = (
-  norm: Upstream<NormalizeOutput>,
-  synth?: Upstream<SynthesizeOutput>,
+  norm: NormalizedSource,
+  synth?: SyntheticSource,
   cacheBytes = CACHE_BYTES,
 ) =>
   Effect.gen(function* () {

@@ -1,6 +1,6 @@
 /**
  * evaluate: both models predict the validation and test cases slice by slice; predictions are
- * stacked back into volumes on each case's original grid (stages/slices.ts restoreLabels),
+ * stacked back into volumes on each case's original grid (deploy/restore.ts restoreLabels),
  * optionally reduced to the largest component per class, and scored with medpy-exact metrics per
  * class and case (voxel units, or mm from the image spacing). Writes metrics.json (per case and
  * mean ± std per class), metrics.csv, and report.html (report/html.ts: summary, metric tables,
@@ -19,12 +19,13 @@ import { encodeJson } from "../../pipeline/digest.ts";
 import { type CaseMetrics, computeMetrics } from "../../metrics/medpy.ts";
 import { aggregateMetrics, METRIC_NAMES, metricsCsv } from "../../metrics/aggregate.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
-import { decodeArrays } from "../codec.ts";
+import { decodeArrays } from "../../io/array_container.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { checkpointModels, finalModels } from "../final_models.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import { predictSlices } from "../../deploy/slices.ts";
-import { inputSize, loadCase, normalizedCases, restoreLabels } from "../slices.ts";
+import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
+import { restoreLabels } from "../../deploy/restore.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
 import { renderReport } from "../../report/html.ts";
 import { datasetName } from "../../io/dataset.ts";
@@ -41,19 +42,17 @@ export const evaluate = defineStage({
     evaluate: c.evaluate,
     classes: c.data.classes,
     // Shown in the report.
-    configDigest: configDigest(c),
     dataset: datasetName(c.data.source, c.data.root),
     seed: c.seed,
   }),
   input: Schema.Struct({
     evaluate: EvaluateConfig,
     classes: Schema.Array(Schema.String),
-    configDigest: Schema.String,
     dataset: Schema.String,
     seed: Schema.Int,
   }),
   output: EvaluateOutput,
-  run: (ctx, { evaluate: config, classes, configDigest, dataset, seed }) =>
+  run: (ctx, { evaluate: config, classes, dataset, seed }) =>
     Effect.gen(function* () {
       const ingest = ctx.input("ingest");
       const norm = ctx.input("normalize");
@@ -191,7 +190,9 @@ export const evaluate = defineStage({
       const baselineCurves = baseline ? yield* readCurves(baselineStage, baseline.curves) : [];
       const report = evaluationReport({
         method: summary.method,
-        configDigest,
+        // The digest of the run's whole config, shown, not keyed: the key hashes what this
+        // stage reads, so a run that shares this result shows the config of the run that made it.
+        configDigest: configDigest(ctx.config),
         dataset,
         runId: ctx.runId,
         unit: config.units,

@@ -15,9 +15,9 @@ import { StageFailed } from "../../pipeline/errors.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
 import { encodeNifti } from "../../io/nifti.ts";
 import type { Volume } from "../../io/volume.ts";
-import { decodeArrays } from "../codec.ts";
+import { decodeArrays } from "../../io/array_container.ts";
 import { recipeOf } from "../../schemas/normalize_recipe.ts";
-import { inputSize, loadCase, normalizedCases } from "../slices.ts";
+import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
 import { finalModels } from "../final_models.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import type { UNet } from "../../engine/models/unet.ts";
@@ -56,7 +56,6 @@ export const exportModel = defineStage({
     hdf5: c.data.hdf5,
     checkpoint: c.evaluate.checkpoint,
     normalize: c.normalize,
-    configDigest: configDigest(c),
   }),
   input: Schema.Struct({
     export: ExportConfig,
@@ -64,10 +63,9 @@ export const exportModel = defineStage({
     hdf5: Hdf5Config,
     checkpoint: EvaluateConfig.fields.checkpoint,
     normalize: NormalizeConfig,
-    configDigest: Schema.String,
   }),
   output: ExportOutput,
-  run: (ctx, { export: config, classes, hdf5, checkpoint, normalize, configDigest }) =>
+  run: (ctx, { export: config, classes, hdf5, checkpoint, normalize }) =>
     Effect.gen(function* () {
       const summary = ctx.input("train").summaries[0];
       const pair = finalModels(ctx, checkpoint);
@@ -90,7 +88,8 @@ export const exportModel = defineStage({
             classes,
             inputSize: size,
             normalize: recipeOf(normalize),
-            configDigest,
+            // Recorded, not keyed (see evaluate): the config of the run that made this model.
+            configDigest: configDigest(ctx.config),
             hdf5: { axes: hdf5.axes, image: hdf5.image },
             opset: config.opset,
             extra: {

@@ -12,7 +12,7 @@
  * the stage with the io/ DataError (exit 65, one line naming the file); the runner commits
  * nothing of a failed unit.
  *
- * Artifact `case-<id>.bin` (stages/codec.ts; any ID, encoded by pipeline/artifact_name.ts):
+ * Artifact `case-<id>.bin` (io/array_container.ts; any ID, encoded by pipeline/artifact_name.ts):
  * image [nz, ny, nx] float32 (x fastest), and label [k, ny, nx] uint8 for the z indices in
  * meta.labelSlices (all nz, or the exemplar's one).
  */
@@ -34,7 +34,7 @@ import {
   type RoleAssignment,
   RolesConfigError,
 } from "../../io/roles.ts";
-import { encodeArrays } from "../codec.ts";
+import { encodeArrays } from "../../io/array_container.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { discoverOptions, readOptions } from "../../schemas/data_options.ts";
 import { type CaseStats, countClasses, datasetLine } from "./summary.ts";

@@ -3,14 +3,14 @@
  * the `normalize` config (recipe.ts recipeOf): in-plane body crop, intensity, resampling, resize
  * to `size`, every z-slice emitted. The full CaseTransform is recorded per case in the summary
  * (params.transform), so predict/export repeat it (applyRecorded) and evaluation maps
- * predictions back to the original grid (stages/slices.ts restoreLabels).
+ * predictions back to the original grid (deploy/restore.ts restoreLabels).
  *
  * Labels stored per role: the exemplar's ONE annotated slice; labelled cases all slices, or only
  * those with foreground (`slices: "foreground"`); validation and test all slices (evaluation);
  * unlabelled none (ingest never had them).
  *
- * Artifact `slices-<id>.bin`, one per case, in the stages/codec.ts container: readers
- * (stages/slices.ts loadCase) want the case's whole nz x H x W image as one contiguous
+ * Artifact `slices-<id>.bin`, one per case, in the io/array_container.ts container: readers
+ * (training/cases.ts loadCase) want the case's whole nz x H x W image as one contiguous
  * Float32Array, which the container holds as is. One artifact per case is what train streams: it
  * loads one case at a time.
  */
@@ -19,11 +19,11 @@ import { NormalizeConfig } from "../../schemas/config.ts";
 import { NormalizeOutput, type SliceCase } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
-import { byId } from "../slices.ts";
+import { byId } from "../../training/cases.ts";
 import { ConfigError } from "../../pipeline/errors.ts";
 import { normalizeCase } from "../../preprocess/normalize.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
-import { decodeArrays, encodeArrays } from "../codec.ts";
+import { decodeArrays, encodeArrays } from "../../io/array_container.ts";
 import { recipeOf } from "../../schemas/normalize_recipe.ts";
 import { stretchProblem, stretchProblems } from "./stretch_guard.ts";
 

@@ -14,7 +14,7 @@ import { AugmentConfig, RefineConfig, TrainConfig } from "../../schemas/config.t
 import { RefineOutput } from "../../schemas/outputs.ts";
 import { CHECKPOINT_GRACE_MS, defineStage } from "../../pipeline/stage.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
-import { encodeArrays } from "../codec.ts";
+import { encodeArrays } from "../../io/array_container.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { decodeModel } from "../../deploy/weights.ts";
@@ -22,7 +22,7 @@ import { predictSlices } from "../../deploy/slices.ts";
 import { trainPair } from "../../training/train_pair.ts";
 import { relearn, relearnSoft } from "../../training/methods.ts";
 import { loadPool } from "../../training/pool.ts";
-import { inputSize, loadCase, normalizedCases } from "../slices.ts";
+import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
 
 export const refine = defineStage({
   name: "refine",

@@ -12,8 +12,8 @@ import { defineStage } from "../../pipeline/stage.ts";
 import { Rng } from "../../random/rng.ts";
 import { type Image2D, image2d, label2d } from "../../transforms/image2d.ts";
 import { synthesizeSample } from "../../transforms/synthesis.ts";
-import { encodeArrays } from "../codec.ts";
-import { loadCase, normalizedCases } from "../slices.ts";
+import { encodeArrays } from "../../io/array_container.ts";
+import { loadCase, normalizedCases } from "../../training/cases.ts";
 
 /** Unlabelled slices offered as backgrounds (a seeded sample keeps memory bounded). */
 const BACKGROUNDS = 64;

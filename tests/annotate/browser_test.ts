@@ -25,7 +25,7 @@ import { makeMemoryReporter } from "../../pipeline/progress.ts";
 import { resolveStage, type RunEnv } from "../../pipeline/runner.ts";
 import { makeFileStore } from "../../pipeline/store.ts";
 import { stages } from "../../stages/registry.ts";
-import { decodeArrays } from "../../stages/codec.ts";
+import { decodeArrays } from "../../io/array_container.ts";
 import type { ExportOutput, IngestOutput } from "../../schemas/outputs.ts";
 import { readNifti } from "../../io/nifti.ts";
 import { SERIES_COLORS } from "../../report/chart.ts";

@@ -22,7 +22,7 @@ import { describeError, exitCodeOf } from "../../pipeline/errors.ts";
 import { ingest } from "../../stages/ingest/stage.ts";
 import { readOptions } from "../../schemas/data_options.ts";
 import { readCaseImage } from "../../io/cases.ts";
-import { decodeArrays } from "../../stages/codec.ts";
+import { decodeArrays } from "../../io/array_container.ts";
 import type { IngestOutput } from "../../schemas/outputs.ts";
 import type { Config } from "../../schemas/config.ts";
 

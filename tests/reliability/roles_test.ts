@@ -10,7 +10,7 @@ import { describeError, exitCodeOf } from "../../pipeline/errors.ts";
 import { failureOf } from "../../pipeline/runner.ts";
 import type { AnyStage, StageContext } from "../../pipeline/stage.ts";
 import type { IngestOutput } from "../../schemas/outputs.ts";
-import { decodeArrays, encodeArrays } from "../../stages/codec.ts";
+import { decodeArrays, encodeArrays } from "../../io/array_container.ts";
 import { ingest } from "../../stages/ingest/stage.ts";
 import { stages as registry } from "../../stages/registry.ts";
 import { runTiny } from "../stages/tiny_run.ts";

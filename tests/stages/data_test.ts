@@ -23,10 +23,11 @@ import { makeMemoryReporter } from "../../pipeline/progress.ts";
 import { describeError, exitCodeOf } from "../../pipeline/errors.ts";
 import { ingest } from "../../stages/ingest/stage.ts";
 import { normalize } from "../../stages/normalize/stage.ts";
-import { loadCase, normalizedCases, restoreLabels } from "../../stages/slices.ts";
+import { loadCase, normalizedCases } from "../../training/cases.ts";
+import { restoreLabels } from "../../deploy/restore.ts";
 import { encodeNifti } from "../../io/nifti.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
-import { decodeArrays } from "../../stages/codec.ts";
+import { decodeArrays } from "../../io/array_container.ts";
 import { tempDir } from "../io/python.ts";
 import { cli } from "../cli.ts";
 

@@ -23,7 +23,7 @@ import { makeMemoryStore } from "../../pipeline/store.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { ort, Session } from "../../engine/session.ts";
 import { decodeModel } from "../../deploy/weights.ts";
-import { decodeArrays } from "../../stages/codec.ts";
+import { decodeArrays } from "../../io/array_container.ts";
 import { parseDuetModel } from "../../deploy/onnx_model.ts";
 import { recipeOf } from "../../schemas/normalize_recipe.ts";
 import { python, tempDir } from "../io/python.ts";

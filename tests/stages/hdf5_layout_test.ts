@@ -17,7 +17,7 @@ import { makeMemoryReporter } from "../../pipeline/progress.ts";
 import { describeError, exitCodeOf } from "../../pipeline/errors.ts";
 import { ingest } from "../../stages/ingest/stage.ts";
 import { normalize } from "../../stages/normalize/stage.ts";
-import { loadCase, normalizedCases } from "../../stages/slices.ts";
+import { loadCase, normalizedCases } from "../../training/cases.ts";
 import { datasetName } from "../../io/dataset.ts";
 import { writeHdf5 } from "../../io/hdf5.ts";
 import type { Volume } from "../../io/volume.ts";

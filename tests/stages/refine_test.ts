@@ -3,7 +3,7 @@ import { Effect, Exit } from "effect";
 import { assert, assertEquals } from "../assert.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import { makeMemoryStore } from "../../pipeline/store.ts";
-import { decodeArrays } from "../../stages/codec.ts";
+import { decodeArrays } from "../../io/array_container.ts";
 import { labelComponents } from "../../metrics/components.ts";
 import { sha256 } from "../../pipeline/digest.ts";
 import { runTiny, stagesThrough } from "./tiny_run.ts";

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../assert.ts";
 import { makeMemoryStore } from "../../pipeline/store.ts";
-import { decodeArrays } from "../../stages/codec.ts";
+import { decodeArrays } from "../../io/array_container.ts";
 import { runTiny, stageFiles, stagesThrough } from "./tiny_run.ts";
 
 /** The synthesize stage's samples of the tiny run with `sets` applied. */

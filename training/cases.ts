@@ -1,9 +1,17 @@
-/** Reading the normalized slices of a case back from the normalize stage's artifacts. */
+/**
+ * Reading the normalized cases back from the normalize stage's artifacts: the case list, the
+ * network input size, and each case's slices. Takes the artifacts as a plain source (the
+ * pipeline's committed upstream is one), so training knows nothing of stages.
+ */
 import { Effect } from "effect";
-import type { Upstream } from "../pipeline/stage.ts";
 import type { NormalizeOutput, SliceCase } from "../schemas/outputs.ts";
-import { decodeArrays } from "./codec.ts";
-import { type CaseTransform, restoreToOriginal } from "../preprocess/normalize.ts";
+import { decodeArrays } from "../io/array_container.ts";
+
+/** The normalize stage's committed outputs: one summary per shard and a reader of its artifacts. */
+export interface NormalizedSource {
+  readonly summaries: ReadonlyArray<NormalizeOutput>;
+  readonly read: (name: string) => Effect.Effect<Uint8Array, unknown>;
+}
 
 export interface CaseSlices {
   readonly info: SliceCase;
@@ -15,14 +23,14 @@ export interface CaseSlices {
   readonly label: (z: number) => Uint8Array | undefined;
 }
 
-export const normalizedCases = (up: Upstream<NormalizeOutput>) =>
+export const normalizedCases = (up: NormalizedSource) =>
   up.summaries.flatMap((s) => s.cases).sort(byId);
 
 /**
  * The network's input size (W, H): `normalize.size` as the normalized cases record it, the one
  * place every consumer reads it from; undefined when there is no case.
  */
-export function inputSize(up: Upstream<NormalizeOutput>): readonly [number, number] | undefined {
+export function inputSize(up: NormalizedSource): readonly [number, number] | undefined {
   const cases = up.summaries.flatMap((s) => s.cases);
   const sizes = new Set(cases.map((c) => c.params.size.join("x")));
   if (sizes.size > 1) {
@@ -36,7 +44,7 @@ export function inputSize(up: Upstream<NormalizeOutput>): readonly [number, numb
 export const byId = (a: { id: string }, b: { id: string }) =>
   a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
-export const loadCase = (up: Upstream, info: SliceCase) =>
+export const loadCase = (up: NormalizedSource, info: SliceCase) =>
   Effect.map(up.read(info.artifact), (bytes): CaseSlices => {
     const { meta, arrays } = decodeArrays(bytes);
     const [width, height] = info.params.size;
@@ -54,22 +62,3 @@ export const loadCase = (up: Upstream, info: SliceCase) =>
       },
     };
   });
-
-/**
- * A case's predicted label slices (slices x H x W, in the emitted order of its image) mapped back
- * to the ORIGINAL grid through the recorded transform (preprocess restoreToOriginal: un-resize
- * and un-resample by nearest neighbour, un-crop with background). Result: the original shape,
- * x fastest (nx * ny * nz).
- */
-export function restoreLabels(info: SliceCase, pred: Uint8Array): Uint8Array {
-  // The schema's decoded type has readonly tuples where CaseTransform has mutable ones.
-  const t = info.params.transform as unknown as CaseTransform;
-  const plane = t.output.shape[0] * t.output.shape[1];
-  if (pred.length !== t.slices.length * plane) {
-    throw new Error(
-      `restoreLabels(${info.id}): ${pred.length} values, expected ${t.slices.length} slices of ${plane}`,
-    );
-  }
-  const byZ = new Map(t.slices.map((z, k) => [z, pred.subarray(k * plane, (k + 1) * plane)]));
-  return restoreToOriginal(t, byZ).data;
-}
