@@ -1,29 +1,60 @@
 /**
  * The training loop of the pair, shared by train, the supervised baseline and refine's second
- * round: the method (training/methods.ts) decides the losses; this loop draws batches and views
- * from a seeded Rng, feeds the ramped weights, validates, and checkpoints everything (weights,
- * optimizer state, both Rngs, curves, best models) every N steps so a retried attempt continues
- * from the newest checkpoint and ends bit-identical.
+ * round: the method (training/methods.ts) decides the losses, the batch sampler
+ * (training/batches.ts) what each step sees, BestModels (training/best_models.ts) validation and
+ * the best model of each side. This loop feeds the LR schedule and ramped weights, keeps the EMA
+ * teacher, and checkpoints everything (weights, optimizer state, both Rngs, curves, best models)
+ * every N steps so a retried attempt continues from the newest checkpoint and ends bit-identical.
  */
-import { Effect } from "effect";
+import { Effect, Schema } from "effect";
 import { AugmentConfig, TrainConfig } from "../schemas/config.ts";
-import type { StageContext } from "../pipeline/stage.ts";
 import { encodeJson } from "../pipeline/digest.ts";
-import { abortSignalName, ConfigError, Interrupted, StageFailed } from "../pipeline/errors.ts";
+import { abortSignalName, ConfigError, ExitCode, Interrupted } from "../pipeline/errors.ts";
 import { Rng } from "../random/rng.ts";
+import type { Device } from "../engine/session.ts";
 import { emaUpdate } from "../engine/perturb.ts";
-import { Predictor } from "../engine/predict.ts";
-import { PreciseBatchNorm } from "../engine/precise_bn.ts";
 import { loadCheckpoint, saveCheckpoint } from "../engine/checkpoint.ts";
-import { allocViewBatch, ViewAugmenter } from "../transforms/views.ts";
-import { image2d, label2d } from "../transforms/image2d.ts";
-import { pasteBox } from "../transforms/intensity.ts";
 import { encodeModel } from "../deploy/weights.ts";
 import type { MethodSpec, Shapes } from "./methods.ts";
 import type { LabelledSlice, Pool } from "./pool.ts";
 import { buildPairStep } from "./pair_step.ts";
-import { fillSoftTargets } from "./soft_targets.ts";
-import { validationDice } from "./validate.ts";
+import { BatchSampler } from "./batches.ts";
+import { BestModels } from "./best_models.ts";
+
+/** Training that cannot go on: the step graph failed to build or run, or the loss diverged. */
+export class TrainingFailed extends Schema.TaggedError<TrainingFailed>()("TrainingFailed", {
+  method: Schema.String,
+  message: Schema.String,
+}) {
+  get exitCode(): number {
+    return ExitCode.bug;
+  }
+  get line(): string {
+    return `training ${this.method} failed: ${this.message}`;
+  }
+}
+
+/**
+ * What the loop needs from whoever runs it (a pipeline stage's context is one): the device, the
+ * stop signal, storage for checkpoints that outlives an attempt, the final outputs, progress.
+ */
+export interface TrainHost {
+  readonly device: Device;
+  /** Aborted on SIGTERM/SIGINT: the loop checkpoints and fails with Interrupted. */
+  readonly signal: AbortSignal;
+  readonly checkpoints: {
+    readonly load: (name: string) => Effect.Effect<Uint8Array | undefined, unknown>;
+    readonly save: (name: string, bytes: Uint8Array) => Effect.Effect<void, unknown>;
+  };
+  readonly write: (name: string, bytes: Uint8Array) => Effect.Effect<void, unknown>;
+  readonly reporter: {
+    readonly info: (message: string) => void;
+    readonly progress: (label: string, total: number) => {
+      readonly tick: (n?: number, detail?: string) => void;
+      readonly done: (detail?: string) => void;
+    };
+  };
+}
 
 interface CurvePoint {
   step: number;
@@ -31,8 +62,6 @@ interface CurvePoint {
   logs: Record<string, number>;
   dice?: number[];
 }
-
-const failed = (message: string) => new StageFailed({ stage: "train", message, transient: false });
 
 export interface TrainPairOptions {
   readonly config: typeof TrainConfig.Type;
@@ -48,39 +77,22 @@ export interface TrainPairOptions {
 }
 
 /**
- * The training loop shared by train and refine's second round: builds the pair and the step
- * graph, resumes from the stage's checkpoints, trains, validates, and writes model-a/b,
- * best-a/b and curves.json.
+ * Builds the pair and the step graph, resumes from the host's checkpoints, trains, validates,
+ * and writes model-a/b, best-a/b and curves.json.
  */
-export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
+export function trainPair(host: TrainHost, opts: TrainPairOptions) {
   const { config, augment, seed, classes, pool, method } = opts;
+  const failed = (message: string) => new TrainingFailed({ method: method.name, message });
   return Effect.gen(function* () {
     const started = performance.now();
-    if (!pool.labelled.length) {
-      return yield* new ConfigError({
-        problems: [
-          "data.roles: no labelled slice to train on; set an exemplar or labelled volumes",
-        ],
-      });
-    }
-    if (method.unlabelled && (!pool.unlabelled.length || config.batch.unlabelled === 0)) {
-      return yield* new ConfigError({
-        problems: [
-          `train.method: ${method.name} learns from unlabelled slices, but ${
-            pool.unlabelled.length ? "train.batch.unlabelled is 0" : "the pool has none"
-          }; use train.method=supervised`,
-        ],
-      });
-    }
-    const { width: w, height: h } = pool;
+    yield* checkPool(pool, method, config);
     const s: Shapes = {
       bl: config.batch.labelled,
       bu: method.unlabelled ? config.batch.unlabelled : 0,
-      h,
-      w,
+      h: pool.height,
+      w: pool.width,
       classes,
     };
-    const plane = w * h;
 
     // Models and the step graph. Model b: a second network, or a's EMA teacher.
     let rng = new Rng(seed).fork("train");
@@ -92,16 +104,16 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
           shapes: s,
           method,
           seed,
-          device: ctx.device,
+          device: host.device,
           start: opts.start,
         }),
-      catch: (e) => failed(`building the ${method.name} step: ${(e as Error).message}`),
+      catch: (e) => failed(`building the step: ${(e as Error).message}`),
     });
+    const best = yield* BestModels.create([a, b], pool, s, method, config.preciseBn, host.device);
 
     // Resume: weights, optimizer state, step count and both Rngs from the newest checkpoint.
     let curves: CurvePoint[] = [];
-    const best = { dice: [-1, -1], models: [encodeModel(a), encodeModel(b)] };
-    const saved = yield* ctx.checkpoints.load("latest.safetensors");
+    const saved = yield* host.checkpoints.load("latest.safetensors");
     if (saved) {
       const meta = loadCheckpoint(step, saved) as {
         curves: CurvePoint[];
@@ -112,116 +124,36 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
       rng = new Rng(Uint32Array.from(meta.rng));
       best.dice = meta.bestDice;
       for (const k of [0, 1]) {
-        const bytes = yield* ctx.checkpoints.load(`best-${"ab"[k]}.safetensors`);
+        const bytes = yield* host.checkpoints.load(`best-${"ab"[k]}.safetensors`);
         if (bytes) best.models[k] = bytes;
       }
-      ctx.reporter.info(`train: resuming from checkpoint at step ${step.step}`);
+      host.reporter.info(`train: resuming from checkpoint at step ${step.step}`);
     }
     const checkpoint = Effect.gen(function* () {
       for (const k of [0, 1]) {
-        yield* ctx.checkpoints.save(`best-${"ab"[k]}.safetensors`, best.models[k]);
+        yield* host.checkpoints.save(`best-${"ab"[k]}.safetensors`, best.models[k]);
       }
-      yield* ctx.checkpoints.save(
+      yield* host.checkpoints.save(
         "latest.safetensors",
         saveCheckpoint(step, { curves, rng: [...rng.state()], bestDice: best.dice }),
       );
     });
 
-    const predictors = yield* Effect.promise(() =>
-      Promise.all(
-        [a, b].map((m) =>
-          Predictor.create(m, { spatial: [h, w], session: { device: ctx.device } })
-        ),
-      )
-    );
-    // Precise BatchNorm statistics for validation and the saved models, from fixed batches;
-    // training keeps its own running averages, so the trajectory does not depend on them.
-    const bnImages = yield* preciseBnImages(pool, s, method, config.preciseBn);
-    const bnStats = yield* Effect.promise(() =>
-      Promise.all(
-        bnImages.length
-          ? [a, b].map((m) =>
-            PreciseBatchNorm.create(m, {
-              spatial: [h, w],
-              batch: s.bl + s.bu,
-              session: { device: ctx.device },
-            })
-          )
-          : [],
-      )
-    );
-    /** Puts model k's precise statistics in place; returns the function that undoes it. */
-    const usePreciseBn = (k: number) =>
-      Effect.promise(async () => {
-        const buffers = [a, b][k].store.buffers.data, training = buffers.slice();
-        if (bnStats.length) buffers.set(await bnStats[k].compute(bnImages));
-        return () => buffers.set(training);
-      });
-    const views = new ViewAugmenter(augment);
-    const lb = allocViewBatch(s.bl, h, w, true);
-    const ub = allocViewBatch(Math.max(s.bu, 1), h, w);
-    const yl = new Int32Array(s.bl * plane);
-    const ql = method.softTargets ? new Float32Array(s.bl * classes * plane) : undefined;
-    const mixPerm = new Float32Array(s.bu * s.bu);
-    const mixBox = new Float32Array(s.bu * plane);
-    const ones = new Float32Array(plane).fill(1);
-    // Labelled batches: a real labelled slice first; the other positions draw from synthetic
-    // samples and real labelled slices alike (with a single exemplar slice: synthetic only, the
-    // CMEMS reconstruction), or from the caller's pseudo-labelled slices.
-    const mixed = method.synthetic && pool.synthetic.length
-      ? [...(pool.labelled.length > 1 ? pool.labelled : []), ...pool.synthetic]
-      : [];
-    const drawLabelled = (i: number): Effect.Effect<LabelledSlice, unknown> =>
-      i > 0 && opts.extra ? opts.extra(rng) : Effect.succeed(
-        i > 0 && mixed.length
-          ? mixed[rng.int(0, mixed.length)]
-          : pool.labelled[rng.int(0, pool.labelled.length)],
-      );
-
-    const bar = ctx.reporter.progress(`train ${method.name}`, config.steps);
+    const batches = new BatchSampler(pool, s, method, augment, opts.extra);
+    const bar = host.reporter.progress(`train ${method.name}`, config.steps);
     bar.tick(step.step);
     while (step.step < config.steps) {
-      if (ctx.signal.aborted) {
+      if (host.signal.aborted) {
         yield* checkpoint;
-        return yield* new Interrupted({ signal: abortSignalName(ctx.signal) });
+        return yield* new Interrupted({ signal: abortSignalName(host.signal) });
       }
       const t = step.step;
-      const batch: LabelledSlice[] = [];
-      for (let i = 0; i < s.bl; i++) batch.push(yield* drawLabelled(i));
-      const moved = views.batch(
-        batch.map((x) => image2d(w, h, x.image)),
-        rng,
-        lb,
-        batch.map((x) => label2d(w, h, x.label)),
-      );
-      for (let i = 0; i < yl.length; i++) yl[i] = lb.weakLabels![i];
-      if (ql) fillSoftTargets(ql, batch, moved, lb.weakLabels!, classes, w, h);
-      const feeds: Parameters<typeof step.run>[0] = {
-        xl: lb.weak,
-        yl,
+      const feeds = {
+        ...yield* batches.next(rng),
         lr: config.optimizer.lr *
           (config.optimizer.schedule === "poly" ? Math.pow(1 - t / config.steps, 0.9) : 1),
         ...method.weights(t, config),
-        ...(ql ? { ql } : {}),
       };
-      if (method.unlabelled) {
-        const picks = [];
-        for (let i = 0; i < s.bu; i++) {
-          const ref = pool.unlabelled[rng.int(0, pool.unlabelled.length)];
-          picks.push(yield* pool.unlabelledSlice(ref));
-        }
-        const params = views.batch(picks.map((x) => image2d(w, h, x)), rng, ub);
-        mixPerm.fill(0);
-        mixBox.fill(0);
-        params.forEach((p, i) => {
-          const cm = p.strong.cutmix;
-          mixPerm[i * s.bu + (cm && cm.partner >= 0 ? cm.partner : i)] = 1;
-          if (cm && cm.partner >= 0) {
-            pasteBox(mixBox.subarray(i * plane, (i + 1) * plane), ones, w, h, cm.box, 1);
-          }
-        });
-        Object.assign(feeds, { xw: ub.weak, xs: ub.strong, mix_perm: mixPerm, mix_box: mixBox });
-      }
       const result = yield* Effect.tryPromise({
         try: () => step.run(feeds),
         catch: (e) => failed(`step ${t + 1}: ${(e as Error).message}`),
@@ -241,19 +173,7 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
         pool.validation.length &&
         (step.step % config.validateEvery === 0 || step.step === config.steps)
       ) {
-        point.dice = [];
-        for (const [k, m] of [a, b].entries()) {
-          const restore = yield* usePreciseBn(k);
-          const dice = yield* Effect.promise(() =>
-            validationDice(predictors[k], pool.validation, w, h)
-          );
-          point.dice.push(dice);
-          if (dice > best.dice[k]) {
-            best.dice[k] = dice;
-            best.models[k] = encodeModel(m, { step: step.step, validationDice: dice });
-          }
-          restore();
-        }
+        point.dice = yield* best.validate(step.step);
       }
       curves.push(point);
       if (step.step % config.checkpointEvery === 0 && step.step < config.steps) yield* checkpoint;
@@ -265,17 +185,17 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
       );
     }
     bar.done();
-    for (const k of [0, 1]) yield* usePreciseBn(k);
-    yield* Effect.promise(() =>
-      Promise.all([...predictors, ...bnStats, step].map((x) => x.release()))
-    );
+    // The saved models carry the precise BatchNorm statistics.
+    for (const k of [0, 1]) yield* best.usePreciseBn(k);
+    yield* best.release();
+    yield* Effect.promise(() => step.release());
     const names = ["model-a.safetensors", "model-b.safetensors"];
     const bestNames = ["best-a.safetensors", "best-b.safetensors"];
     for (const [k, m] of [a, b].entries()) {
-      yield* ctx.write(names[k], encodeModel(m, { step: step.step, method: method.name }));
-      yield* ctx.write(bestNames[k], best.dice[k] < 0 ? encodeModel(m) : best.models[k]);
+      yield* host.write(names[k], encodeModel(m, { step: step.step, method: method.name }));
+      yield* host.write(bestNames[k], best.dice[k] < 0 ? encodeModel(m) : best.models[k]);
     }
-    yield* ctx.write("curves.json", encodeJson(curves));
+    yield* host.write("curves.json", encodeJson(curves));
     const last = [...curves].reverse().find((c) => c.dice);
     return {
       method: method.name,
@@ -289,28 +209,21 @@ export function trainPair(ctx: StageContext, opts: TrainPairOptions) {
   });
 }
 
-/**
- * `batches` fixed, unaugmented batches of the training composition for precise BatchNorm:
- * `bl` labelled slices (real, plus synthetic where the method trains on them) and `bu`
- * unlabelled ones each, evenly spaced over the pool.
- */
-function preciseBnImages(pool: Pool, s: Shapes, method: MethodSpec, batches: number) {
-  return Effect.gen(function* () {
-    const plane = s.w * s.h, images = new Float32Array(batches * (s.bl + s.bu) * plane);
-    const labelled = [...pool.labelled, ...(method.synthetic ? pool.synthetic : [])];
-    /** Item i of n evenly spaced over `list`. */
-    const spaced = <T>(list: readonly T[], i: number, n: number) =>
-      list[Math.floor(((i + 0.5) * list.length) / n)];
-    let at = 0;
-    for (let j = 0; j < batches; j++) {
-      for (let i = 0; i < s.bl; i++, at += plane) {
-        images.set(spaced(labelled, j * s.bl + i, batches * s.bl).image, at);
-      }
-      for (let i = 0; i < s.bu; i++, at += plane) {
-        const ref = spaced(pool.unlabelled, j * s.bu + i, batches * s.bu);
-        images.set(yield* pool.unlabelledSlice(ref), at);
-      }
-    }
-    return images;
-  });
+/** A pool the method can train on, or the config problem that says what to set. */
+function checkPool(pool: Pool, method: MethodSpec, config: typeof TrainConfig.Type) {
+  if (!pool.labelled.length) {
+    return new ConfigError({
+      problems: ["data.roles: no labelled slice to train on; set an exemplar or labelled volumes"],
+    });
+  }
+  if (method.unlabelled && (!pool.unlabelled.length || config.batch.unlabelled === 0)) {
+    return new ConfigError({
+      problems: [
+        `train.method: ${method.name} learns from unlabelled slices, but ${
+          pool.unlabelled.length ? "train.batch.unlabelled is 0" : "the pool has none"
+        }; use train.method=supervised`,
+      ],
+    });
+  }
+  return Effect.void;
 }
