@@ -16,9 +16,9 @@ import { defaultRunId, readManifest } from "../pipeline/manifest.ts";
 import { makeMemoryReporter } from "../pipeline/progress.ts";
 import { resolveStage, type RunEnv } from "../pipeline/runner.ts";
 import type { ObjectStoreShape } from "../pipeline/store.ts";
+import type { AnyStage } from "../pipeline/stage.ts";
 import { parseDuetModel } from "../deploy/onnx_model.ts";
 import { Segmenter } from "../deploy/segment.ts";
-import { stages } from "../stages/registry.ts";
 import { decodeRaw, readRawConfig } from "./exemplar.ts";
 import { HttpError } from "./http.ts";
 
@@ -27,6 +27,8 @@ export interface PredictionSource {
   /** Explicit run; otherwise the default run ID of the config file as it is now. */
   readonly runId?: string;
   readonly configPath: string;
+  /** The pipeline's stages (stages/registry.ts), to find the run's exported model. */
+  readonly stages: ReadonlyArray<AnyStage>;
 }
 
 export interface Prediction {
@@ -61,7 +63,7 @@ export class Predictions {
       reporter: makeMemoryReporter(),
       device: "cpu",
       signal: new AbortController().signal,
-      stages,
+      stages: this.source.stages,
       cache: new Map(),
     };
     const exported = await Effect.runPromise(resolveStage(env, "export"));

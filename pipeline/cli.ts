@@ -5,19 +5,18 @@
 import { Effect, Option } from "effect";
 import { Argument, Command, Flag } from "effect/cli";
 import type { Config } from "../schemas/config.ts";
-import { stages } from "../stages/registry.ts";
 import { loadConfig } from "./config.ts";
 import { ConfigError, IntegrityError } from "./errors.ts";
 import { defaultRunId, ensureManifest, readManifest } from "./manifest.ts";
 import { type LogFormat, makeReporter } from "./progress.ts";
 import { runPipeline } from "./run.ts";
-import { type RunEnv, runUnit, stageByName } from "./runner.ts";
+import { type RunEnv, runUnit, stageByName, StageRegistry } from "./runner.ts";
 import { type Device, type StageName, stageNames } from "./stage.ts";
 import { runStatus } from "./status.ts";
 import { storeFromUri as openStore } from "./store_uri.ts";
 import { attemptFromEnv, describeSchedulerContext, shardFromEnv } from "./plan/scheduler_env.ts";
 import { planInputFromArgs, renderPlan } from "./plan/render.ts";
-import { PLAN_TARGETS } from "./plan/common.ts";
+import { PLAN_TARGETS, planStages } from "./plan/common.ts";
 import { printRunSummary } from "./summary.ts";
 import { metricsCommand } from "./commands/metrics.ts";
 import { makePredictCommand } from "./commands/predict.ts";
@@ -58,6 +57,7 @@ const makeEnv = (opts: {
 }) =>
   Effect.gen(function* () {
     const store = yield* storeFromUri(Option.getOrElse(opts.store, () => ".duet"));
+    const stages = yield* Effect.service(StageRegistry);
     return {
       store,
       runId: opts.runId,
@@ -236,6 +236,7 @@ const plan = Command.make("plan", {
     const runId = Option.getOrElse(flags.runId, () => defaultRunId(config));
     const store = yield* storeFromUri(flags.store);
     yield* ensureManifest(store, runId, config, threads());
+    const stages = planStages(yield* Effect.service(StageRegistry));
     const text = yield* Effect.try({
       try: () =>
         renderPlan(planInputFromArgs({
@@ -244,7 +245,7 @@ const plan = Command.make("plan", {
           store: flags.store,
           runId,
           shards: flags.shards,
-        })),
+        }, stages)),
       catch: (e) => new ConfigError({ problems: [(e as Error).message] }),
     });
     console.log(text);

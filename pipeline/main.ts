@@ -8,7 +8,8 @@ import { CliError, Command } from "effect/cli";
 import { NodeServices } from "@effect/platform-node";
 import { pipelineCommand, shutdown } from "./cli.ts";
 import { describeError, ExitCode, exitCodeOf } from "./errors.ts";
-import { failureOf } from "./runner.ts";
+import { failureOf, StageRegistry } from "./runner.ts";
+import { stages } from "../stages/registry.ts";
 import { duetVersion } from "./version.ts";
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -21,6 +22,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 const program = Command.run(pipelineCommand, { version: duetVersion }).pipe(
+  Effect.provideService(StageRegistry, stages),
   Effect.provide(NodeServices.layer),
 );
 const exit = await Effect.runPromiseExit(program);

@@ -16,7 +16,7 @@
  * by writing that marker into its own unit, instead of computing it again. The adopted marker's
  * artifacts stay in the folder of the run that made them.
  */
-import { Effect, Schema } from "effect";
+import { Context, Effect, Schema } from "effect";
 import { hostname } from "node:os";
 import type { Config } from "../schemas/config.ts";
 import type { StageOutputs } from "../schemas/outputs.ts";
@@ -41,6 +41,9 @@ import type {
   Upstream,
 } from "./stage.ts";
 import { type ObjectStoreShape, objectUri, type StoreError } from "./store.ts";
+
+/** The stages the pipeline runs: stages/registry.ts, provided by main.ts (tests provide their own). */
+export const StageRegistry = Context.Service<ReadonlyArray<AnyStage>>("duet/StageRegistry");
 
 export interface RunEnv {
   readonly store: ObjectStoreShape;

@@ -17,6 +17,7 @@ import { startAnnotate } from "../../annotate/server.ts";
 import { discoverOptions, readOptions } from "../../schemas/data_options.ts";
 import { ConfigError, IoError, ioErrorOf } from "../errors.ts";
 import { storeFromUri } from "../store_uri.ts";
+import { StageRegistry } from "../runner.ts";
 
 /** Creates `dir` and proves it writable now, rather than failing at the user's first save. */
 function writableFolder(dir: string): void {
@@ -105,6 +106,7 @@ export const makeAnnotateCommand = (signal: AbortSignal) =>
         predictions: {
           store,
           configPath,
+          stages: yield* Effect.service(StageRegistry),
           ...(Option.isSome(flags.runId) ? { runId: flags.runId.value } : {}),
         },
       });

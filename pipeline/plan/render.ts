@@ -5,13 +5,11 @@
 import { stringify } from "yaml";
 import { argoWorkflow } from "./argo.ts";
 import { awsBatchPlan } from "./aws_batch.ts";
-import { stages as registry } from "../../stages/registry.ts";
 import {
   PLAN_TARGETS,
   type PlanInput,
   PlanInputError,
   type PlanStage,
-  planStages,
   type PlanTarget,
   validatePlanInput,
 } from "./common.ts";
@@ -19,9 +17,6 @@ import { gcpWorkflow } from "./gcp_batch.ts";
 import { k8sList } from "./k8s.ts";
 
 export * from "./common.ts";
-
-/** The pipeline's stages as plan steps (stages/registry.ts, `needs` as dependencies). */
-export const PIPELINE_STAGES: ReadonlyArray<PlanStage> = planStages(registry);
 
 /** The plan document for the target: YAML for argo, k8s and gcp-batch; JSON for aws-batch. */
 export function renderPlan(input: PlanInput): string {
@@ -57,10 +52,14 @@ export interface PlanFlags {
   readonly env?: ReadonlyArray<string>; // NAME=value
 }
 
-/** CLI flags to a PlanInput (defaults: image duet:latest, 4 shards, the registry's stages). */
+/**
+ * CLI flags and the stages to plan (`planStages` of the registry) to a PlanInput (defaults:
+ * image duet:latest, 4 shards).
+ */
 export function planInputFromArgs(
   flags: PlanFlags,
-  defaults: { stages?: ReadonlyArray<PlanStage>; runId?: string; store?: string } = {},
+  stages: ReadonlyArray<PlanStage>,
+  defaults: { runId?: string; store?: string } = {},
 ): PlanInput {
   const target = flags.target as PlanTarget;
   if (!PLAN_TARGETS.includes(target)) {
@@ -83,7 +82,7 @@ export function planInputFromArgs(
     store,
     shardCount: Number(flags.shards ?? 4),
     retries: flags.retries === undefined ? undefined : Number(flags.retries),
-    stages: defaults.stages ?? PIPELINE_STAGES,
+    stages,
     namespace: flags.namespace,
     env,
   };

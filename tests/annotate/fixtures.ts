@@ -5,6 +5,7 @@ import { discoverCases } from "../../io/dataset.ts";
 import { Catalogue } from "../../annotate/catalogue.ts";
 import { type AnnotateServer, startAnnotate } from "../../annotate/server.ts";
 import { makeMemoryStore } from "../../pipeline/store.ts";
+import { stages } from "../../stages/registry.ts";
 
 export const CLASSES = ["background", "organ", "vessel"];
 const AFFINE = [0.9, 0, 0, -20, 0, 0.8, 0, 10, 0, 0, 2, -5, 0, 0, 0, 1];
@@ -38,7 +39,7 @@ export async function serve(
     out: o.out,
     configPath: o.configPath,
     discover: {},
-    predictions: { store: makeMemoryStore("annotate-test"), configPath: o.configPath },
+    predictions: { store: makeMemoryStore("annotate-test"), configPath: o.configPath, stages },
     log: () => {},
   });
 }
