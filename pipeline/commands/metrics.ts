@@ -207,8 +207,8 @@ export function formatMetricsTable(r: MetricsResult): string {
 }
 
 const asInputError = (e: unknown) =>
-  e instanceof DataError || (e as { _tag?: string })._tag === "ConfigError"
-    ? e as DataError | ConfigError
+  e instanceof DataError || e instanceof ConfigError
+    ? e
     : new DataError("metrics", e instanceof Error ? e.message : String(e));
 
 export const metricsCommand = Command.make("metrics", {

@@ -218,14 +218,8 @@ export async function predictFiles(req: PredictRequest): Promise<PredictSummary>
   return { written, seconds, inferenceSeconds: inferenceMs / 1000, slices };
 }
 
-const passThrough = (e: unknown) => {
-  const tag = (e as { _tag?: string; name?: string })._tag ?? (e as { name?: string }).name;
-  return tag === "DataError" || tag === "ConfigError" || tag === "Interrupted"
-    ? e as DataError
-    : e instanceof Error
-    ? e
-    : new Error(String(e));
-};
+/** Ours (DataError, ConfigError, Interrupted, IoError) carry their exit code; the rest are bugs. */
+const passThrough = (e: unknown) => e instanceof Error ? e : new Error(String(e));
 
 /** The `predict` command; `signal` is aborted on SIGINT/SIGTERM (stops between inputs). */
 export const makePredictCommand = (signal?: AbortSignal) =>
