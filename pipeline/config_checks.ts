@@ -4,7 +4,7 @@
  * other problems, instead of a crash in ingest or after minutes of preprocessing in train.
  */
 import type { Config } from "../schemas/config.ts";
-import { PHANTOM_MAX_CLASSES, PHANTOM_MIN_SIZE } from "../fixtures/phantom.ts";
+import { PHANTOM_MAX_CLASSES, PHANTOM_MIN_SIZE } from "../datasets/phantom.ts";
 
 /** Every cross-field problem, each naming its path and the fix; empty when there is none. */
 export function crossFieldProblems(config: Config): string[] {

@@ -22,7 +22,7 @@ import { DataConfig } from "../../schemas/config.ts";
 import { type CaseRecord, IngestOutput, type Role } from "../../schemas/outputs.ts";
 import { defineStage, type StageContext } from "../../pipeline/stage.ts";
 import { ConfigError } from "../../pipeline/errors.ts";
-import { makePhantom3D } from "../../fixtures/phantom.ts";
+import { makePhantom3D } from "../../datasets/phantom.ts";
 import { Rng } from "../../random/rng.ts";
 import type { LabelVolume, Volume } from "../../io/volume.ts";
 import { datasetName, discoverCases } from "../../io/dataset.ts";

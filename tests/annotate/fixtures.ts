@@ -1,5 +1,5 @@
 /** Small generated NIfTI folders and an in-process annotate server for the annotate tests. */
-import { makePhantom3D } from "../../fixtures/phantom.ts";
+import { makePhantom3D } from "../../datasets/phantom.ts";
 import { writeNifti } from "../../io/nifti.ts";
 import { discoverCases } from "../../io/dataset.ts";
 import { Catalogue } from "../../annotate/catalogue.ts";

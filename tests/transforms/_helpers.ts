@@ -1,5 +1,5 @@
 /** Shared helpers for the transform tests (not a test file itself). */
-import { makePhantom2D } from "../../fixtures/phantom.ts";
+import { makePhantom2D } from "../../datasets/phantom.ts";
 import { type Image2D, image2d, type Label2D, label2d } from "../../transforms/image2d.ts";
 
 /** A smooth field in [0.1, 0.9] (no label information). */

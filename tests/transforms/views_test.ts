@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { makePhantom2D } from "../../fixtures/phantom.ts";
+import { makePhantom2D } from "../../datasets/phantom.ts";
 import { Rng } from "../../random/rng.ts";
 import { image2d, sliceOf } from "../../transforms/image2d.ts";
 import { RandomStrong } from "../../transforms/intensity.ts";
