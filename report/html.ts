@@ -63,6 +63,8 @@ export interface ReportData {
   models: readonly ModelEvaluation[];
   curves: readonly Chart[];
   overlays: readonly OverlayPanel[];
+  /** PNG of training slices as they are, their weak and their strong view (report section). */
+  views?: Uint8Array;
 }
 
 const RANK_TITLE: Record<OverlayRank, string> = {
@@ -267,6 +269,15 @@ function overlaySection(data: ReportData): string {
   return `${legend}<div class="overlays">${figures.join("")}</div>`;
 }
 
+function viewsSection(png: Uint8Array): string {
+  return `<section><h2>What training sees</h2>
+<p class="muted">Labelled training slices (real first, then synthetic samples) as they are, their
+weak view and their strong view, drawn as training draws them; label contours move with the views.</p>
+<figure class="views"><img src="${pngDataUri(png)}" alt="training slices, weak and strong views"/>
+<figcaption>as is · weak · strong</figcaption></figure></section>
+`;
+}
+
 /** The whole report as one HTML document string. */
 export function renderReport(data: ReportData): string {
   const charts = data.curves.length === 0
@@ -298,7 +309,9 @@ ${summarySection(data)}
 ${metricTable(data)}
 </section>
 <section><h2>Training curves</h2>${charts}</section>
-<section><h2>Overlays</h2>${overlaySection(data)}</section>
+${data.views ? viewsSection(data.views) : ""}<section><h2>Overlays</h2>${
+    overlaySection(data)
+  }</section>
 <section><h2>Per case</h2>
 <details><summary>${
     data.models.reduce((a, m) => a + m.cases.length, 0)

@@ -170,3 +170,24 @@ export function zSlice<T extends Float32Array | Uint8Array>(
   const plane = shape[0] * shape[1];
   return data.subarray(z * plane, (z + 1) * plane) as T;
 }
+
+/**
+ * PNG of rendered images tiled in rows (a row may be shorter), `gap` white pixels between
+ * them; every image is placed at its own size in a cell as large as the largest.
+ */
+export function tilePng(rows: readonly (readonly OverlayImage[])[], gap = 4): Uint8Array {
+  const cellW = Math.max(...rows.flat().map((o) => o.width));
+  const cellH = Math.max(...rows.flat().map((o) => o.height));
+  const cols = Math.max(...rows.map((r) => r.length));
+  const W = cols * cellW + (cols - 1) * gap, H = rows.length * cellH + (rows.length - 1) * gap;
+  const rgb = new Uint8Array(W * H * 3).fill(255);
+  rows.forEach((row, r) =>
+    row.forEach((o, c) => {
+      const x0 = c * (cellW + gap), y0 = r * (cellH + gap);
+      for (let y = 0; y < o.height; y++) {
+        rgb.set(o.rgb.subarray(3 * y * o.width, 3 * (y + 1) * o.width), 3 * ((y0 + y) * W + x0));
+      }
+    })
+  );
+  return encode({ width: W, height: H, data: rgb, channels: 3, depth: 8 });
+}

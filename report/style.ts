@@ -47,6 +47,9 @@ svg .frame { fill: none; stroke: #c5ccd3; }
 figure.overlay { margin: 0; border: 1px solid var(--line); border-radius: 8px; overflow: hidden; background: #111; }
 figure.overlay img { width: 100%; display: block; image-rendering: pixelated; }
 figure.overlay figcaption { background: #fff; padding: 8px 12px; font-size: 13px; }
+figure.views { margin: 0; }
+figure.views img { max-width: 100%; image-rendering: pixelated; }
+figure.views figcaption { font-size: 13px; color: var(--muted, #666); }
 .rank { font-weight: 650; margin-right: 6px; }
 .rank-best { color: #0a7a45; } .rank-median { color: #8a6d00; } .rank-worst { color: #b42318; }
 details summary { cursor: pointer; color: var(--accent); margin-bottom: 8px; }

@@ -104,8 +104,8 @@ export const SynthesizeOutput = Schema.Struct({
 export type SynthesizeOutput = typeof SynthesizeOutput.Type;
 
 export const AugmentOutput = Schema.Struct({
-  mode: Schema.Literal("on-the-fly"),
-  recipe: Schema.String,
+  /** PNG of training slices as they are, their weak and their strong view; null without any. */
+  preview: Schema.NullOr(Schema.String),
 });
 export type AugmentOutput = typeof AugmentOutput.Type;
 

@@ -153,6 +153,8 @@ export interface EvaluationReportInput {
   curves: readonly CurvePoint[];
   /** The supervised baseline's curves (empty without one); its models are named "baseline …". */
   baselineCurves: readonly CurvePoint[];
+  /** PNG of training slices and their weak and strong views (the augment stage's preview). */
+  views?: Uint8Array;
   slices: (model: string, caseId: string) => CaseSlice | undefined;
   facts: readonly (readonly [string, string])[];
 }
@@ -181,5 +183,6 @@ export function evaluationReport(input: EvaluationReportInput): ReportData {
       { curves: input.baselineCurves, names: input.models.map((m) => m.name).filter(isBaseline) },
     ),
     overlays: overlayPanels(input.models, input.slices),
+    ...(input.views ? { views: input.views } : {}),
   };
 }

@@ -36,7 +36,7 @@ import { baselineGains, displayName } from "../../report/gains.ts";
 export const evaluate = defineStage({
   name: "evaluate",
   version: 5,
-  needs: ["ingest", "normalize", "train", "baseline", "refine"],
+  needs: ["ingest", "normalize", "augment", "train", "baseline", "refine"],
   shardable: false,
   select: (c) => ({
     evaluate: c.evaluate,
@@ -188,6 +188,8 @@ export const evaluate = defineStage({
         );
       const curves = yield* readCurves(trained, summary.curves);
       const baselineCurves = baseline ? yield* readCurves(baselineStage, baseline.curves) : [];
+      const augmented = ctx.input("augment");
+      const preview = augmented.summaries[0].preview;
       const report = evaluationReport({
         method: summary.method,
         // The digest of the run's whole config, shown, not keyed: the key hashes what this
@@ -203,6 +205,7 @@ export const evaluate = defineStage({
         })),
         curves,
         baselineCurves,
+        ...(preview ? { views: yield* augmented.read(preview) } : {}),
         slices: (model, caseId) => shown.get(`${model}\u0000${caseId}`),
         facts: [
           ["training steps", String(summary.steps)],

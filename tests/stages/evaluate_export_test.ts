@@ -125,8 +125,9 @@ Deno.test("evaluate stage: self-contained report.html that renders in headless C
   assert(!/\b(src|href)="(?!data:)/.test(html) && !/https?:\/\//.test(html), "external resource");
   assert(!/NaN|undefined|Infinity/.test(html), "NaN/undefined in the report");
   assertEquals(html.match(/<svg /g)?.length, 2, "loss and validation Dice charts");
-  const overlays = html.match(/<img src="data:image\/png;base64,/g)?.length ?? 0;
+  const overlays = html.match(/class="overlay"><img src="data:image\/png;base64,/g)?.length ?? 0;
   assert(overlays >= 1 && overlays <= 3, `${overlays} overlays`);
+  assert(/What training sees[^]*class="views"><img src="data:image\/png;base64,/.test(html));
   for (
     const text of [
       "cmems",
