@@ -2,9 +2,9 @@
  * The training loop of the pair, shared by train, the supervised baseline and refine's second
  * round: the method (training/methods.ts) decides the losses, the batch sampler
  * (training/batches.ts) what each step sees, BestModels (training/best_models.ts) validation and
- * the best model of each side. This loop feeds the LR schedule and ramped weights, keeps the EMA
- * teacher, and checkpoints everything (weights, optimizer state, both Rngs, curves, best models)
- * every N steps so a retried attempt continues from the newest checkpoint and ends bit-identical.
+ * the best model of each side, training/checkpoints.ts what is saved and resumed. This loop feeds
+ * the LR schedule and ramped weights, keeps the EMA teacher, and checkpoints every N steps and on
+ * a stop signal, so a retried attempt continues from the newest checkpoint and ends bit-identical.
  */
 import { Effect, Schema } from "effect";
 import { AugmentConfig, TrainConfig } from "../schemas/config.ts";
@@ -13,13 +13,13 @@ import { abortSignalName, ConfigError, ExitCode, Interrupted } from "../pipeline
 import { Rng } from "../random/rng.ts";
 import type { Device } from "../engine/session.ts";
 import { emaUpdate } from "../engine/perturb.ts";
-import { loadCheckpoint, saveCheckpoint } from "../engine/checkpoint.ts";
 import { encodeModel } from "../deploy/weights.ts";
 import type { MethodSpec, Shapes } from "./methods.ts";
 import type { LabelledSlice, Pool } from "./pool.ts";
 import { buildPairStep } from "./pair_step.ts";
 import { BatchSampler } from "./batches.ts";
 import { BestModels } from "./best_models.ts";
+import { type CheckpointStorage, type CurvePoint, resume, save } from "./checkpoints.ts";
 
 /** Training that cannot go on: the step graph failed to build or run, or the loss diverged. */
 export class TrainingFailed extends Schema.TaggedError<TrainingFailed>()("TrainingFailed", {
@@ -42,10 +42,7 @@ export interface TrainHost {
   readonly device: Device;
   /** Aborted on SIGTERM/SIGINT: the loop checkpoints and fails with Interrupted. */
   readonly signal: AbortSignal;
-  readonly checkpoints: {
-    readonly load: (name: string) => Effect.Effect<Uint8Array | undefined, unknown>;
-    readonly save: (name: string, bytes: Uint8Array) => Effect.Effect<void, unknown>;
-  };
+  readonly checkpoints: CheckpointStorage;
   readonly write: (name: string, bytes: Uint8Array) => Effect.Effect<void, unknown>;
   readonly reporter: {
     readonly info: (message: string) => void;
@@ -54,13 +51,6 @@ export interface TrainHost {
       readonly done: (detail?: string) => void;
     };
   };
-}
-
-interface CurvePoint {
-  step: number;
-  loss: number;
-  logs: Record<string, number>;
-  dice?: number[];
 }
 
 export interface TrainPairOptions {
@@ -95,7 +85,6 @@ export function trainPair(host: TrainHost, opts: TrainPairOptions) {
     };
 
     // Models and the step graph. Model b: a second network, or a's EMA teacher.
-    let rng = new Rng(seed).fork("train");
     const { a, b, step } = yield* Effect.tryPromise({
       try: () =>
         buildPairStep({
@@ -112,32 +101,13 @@ export function trainPair(host: TrainHost, opts: TrainPairOptions) {
     const best = yield* BestModels.create([a, b], pool, s, method, config.preciseBn, host.device);
 
     // Resume: weights, optimizer state, step count and both Rngs from the newest checkpoint.
-    let curves: CurvePoint[] = [];
-    const saved = yield* host.checkpoints.load("latest.safetensors");
-    if (saved) {
-      const meta = loadCheckpoint(step, saved) as {
-        curves: CurvePoint[];
-        rng: number[];
-        bestDice: number[];
-      };
-      curves = meta.curves;
-      rng = new Rng(Uint32Array.from(meta.rng));
-      best.dice = meta.bestDice;
-      for (const k of [0, 1]) {
-        const bytes = yield* host.checkpoints.load(`best-${"ab"[k]}.safetensors`);
-        if (bytes) best.models[k] = bytes;
-      }
-      host.reporter.info(`train: resuming from checkpoint at step ${step.step}`);
-    }
-    const checkpoint = Effect.gen(function* () {
-      for (const k of [0, 1]) {
-        yield* host.checkpoints.save(`best-${"ab"[k]}.safetensors`, best.models[k]);
-      }
-      yield* host.checkpoints.save(
-        "latest.safetensors",
-        saveCheckpoint(step, { curves, rng: [...rng.state()], bestDice: best.dice }),
-      );
+    const { state, resumed } = yield* resume(host.checkpoints, step, best, {
+      rng: new Rng(seed).fork("train"),
+      curves: [],
     });
+    if (resumed) host.reporter.info(`train: resuming from checkpoint at step ${step.step}`);
+    const { rng, curves } = state;
+    const checkpoint = save(host.checkpoints, step, best, state);
 
     const batches = new BatchSampler(pool, s, method, augment, opts.extra);
     const bar = host.reporter.progress(`train ${method.name}`, config.steps);
