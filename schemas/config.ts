@@ -179,6 +179,9 @@ export const TrainConfig = Schema.Struct({
   /** Ramp-up length in "epochs" of `rampupEpoch` iterations (SSL4MIS: iter // 150). */
   rampup: NonNegative,
   rampupEpoch: PositiveInt,
+  /** Whether labelled batches mix in the synthetic samples: as the method does (`cmems` does,
+   * the others do not), or for any method. */
+  synthetic: Schema.Literals(["method", "always", "never"]),
   /** Confidence threshold for cross-model pseudo-labels (cmems, cps masks). */
   confidence: Probability,
   /** cmems: the students' loss on the confident pseudo-labels: "ce", "dice" (class-balanced:

@@ -74,6 +74,7 @@ export const defaults: Config = {
     preciseBn: 16,
     rampup: 200,
     rampupEpoch: 150,
+    synthetic: "method",
     confidence: 0.95,
     pseudoLoss: "ce",
     consistency: 1,

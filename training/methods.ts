@@ -432,6 +432,14 @@ export const relearnSoft = (temperature: number): MethodSpec => ({
   },
 });
 
+/** The spec `train.method` names, with `train.synthetic` applied. */
+export function methodOf(config: { method: Method; synthetic: "method" | "always" | "never" }) {
+  const spec = methods[config.method];
+  return config.synthetic === "method"
+    ? spec
+    : { ...spec, synthetic: config.synthetic === "always" };
+}
+
 export const methods: Record<Method, MethodSpec> = {
   supervised: supervisedOnly,
   cps,

@@ -7,7 +7,7 @@ import { Effect, Schema } from "effect";
 import { AugmentConfig, TrainConfig } from "../../schemas/config.ts";
 import { TrainOutput } from "../../schemas/outputs.ts";
 import { CHECKPOINT_GRACE_MS, defineStage } from "../../pipeline/stage.ts";
-import { methods } from "../../training/methods.ts";
+import { methodOf } from "../../training/methods.ts";
 import { loadPool } from "../../training/pool.ts";
 import { trainPair } from "../../training/train_pair.ts";
 
@@ -41,7 +41,7 @@ export const train = defineStage({
         seed,
         classes,
         pool,
-        method: methods[config.method],
+        method: methodOf(config),
       });
     }),
 });

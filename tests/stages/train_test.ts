@@ -13,7 +13,7 @@ import { sha256 } from "../../pipeline/digest.ts";
 import { Methods } from "../../schemas/config.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import { loadPool } from "../../training/pool.ts";
-import { methods } from "../../training/methods.ts";
+import { methodOf, methods } from "../../training/methods.ts";
 import { runTiny, stageFiles, stagesThrough } from "./tiny_run.ts";
 
 /** Trains 4 steps on the tiny config; returns the train stage's files by name. */
@@ -136,4 +136,15 @@ Deno.test("train caml + CMA + OCC: the bank fills, OCC is logged, saved models s
 
 Deno.test("every method's spec carries the name train.method gives it", () => {
   for (const [name, spec] of Object.entries(methods)) assertEquals(spec.name, name);
+});
+
+Deno.test("train.synthetic: any method can mix in the synthetic samples, or leave them out", async () => {
+  assertEquals(methodOf({ method: "fixmatch", synthetic: "method" }).synthetic, false);
+  assertEquals(methodOf({ method: "fixmatch", synthetic: "always" }).synthetic, true);
+  assertEquals(methodOf({ method: "cmems", synthetic: "never" }).synthetic, false);
+  const digest = async (sets: string[]) =>
+    sha256((await train(["train.method=supervised", ...sets])).files["model-a.safetensors"]);
+  const plain = await digest([]);
+  assertEquals(await digest(["train.synthetic=never"]), plain);
+  assert(await digest(["train.synthetic=always"]) !== plain, "synthetic samples change training");
 });
