@@ -94,6 +94,7 @@ export const defaults: Config = {
     confidence: 0.9,
     largestComponent: true,
     secondRoundSteps: 0,
+    onlyIfBetter: true,
     soft: false,
     softTemperature: 0.5,
   },

@@ -133,6 +133,16 @@ export type BaselineOutput = typeof BaselineOutput.Type;
 export const RefineOutput = Schema.Struct({
   enabled: Schema.Boolean,
   pseudoLabelledSlices: Schema.Int,
+  /**
+   * The pseudo-labels against the models that made them, on the validation split: Dice of the
+   * pseudo-labels over the pixels they keep, the share of pixels kept, each model's Dice; null
+   * without validation cases.
+   */
+  quality: Schema.NullOr(Schema.Struct({
+    pseudo: Schema.Number,
+    kept: Schema.Number,
+    models: Schema.Array(Schema.Number),
+  })),
   models: Schema.Array(Schema.String),
 });
 export type RefineOutput = typeof RefineOutput.Type;

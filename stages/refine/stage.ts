@@ -23,10 +23,35 @@ import { trainPair } from "../../training/train_pair.ts";
 import { relearn, relearnSoft } from "../../training/methods.ts";
 import { loadPool } from "../../training/pool.ts";
 import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
+import type { SliceCase } from "../../schemas/outputs.ts";
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/**
+ * Mean over foreground classes of the 3D Dice pooled over volumes, counting only the pixels the
+ * prediction keeps (255: left out, as refine leaves out unsure pixels); a class absent from both
+ * counts as 1.
+ */
+function keptDice(cases: readonly (readonly [Uint8Array, Uint8Array])[], classes: number) {
+  let total = 0;
+  for (let k = 1; k < classes; k++) {
+    let inter = 0, sum = 0;
+    for (const [truth, pred] of cases) {
+      for (let i = 0; i < truth.length; i++) {
+        if (pred[i] === 255) continue;
+        const t = truth[i] === k, p = pred[i] === k;
+        if (t && p) inter++;
+        sum += Number(t) + Number(p);
+      }
+    }
+    total += sum === 0 ? 1 : 2 * inter / sum;
+  }
+  return total / (classes - 1);
+}
 
 export const refine = defineStage({
   name: "refine",
-  version: 5,
+  version: 6,
   needs: ["normalize", "train"],
   // Not sharded: the second round trains on the pseudo-labels of the whole pool.
   shardable: false,
@@ -48,11 +73,15 @@ export const refine = defineStage({
   output: RefineOutput,
   run: (ctx, { refine: config, classes, train, augment, seed }) =>
     Effect.gen(function* () {
-      if (!config.enabled) return { enabled: false, pseudoLabelledSlices: 0, models: [] };
+      if (!config.enabled) {
+        return { enabled: false, pseudoLabelledSlices: 0, quality: null, models: [] };
+      }
       const norm = ctx.input("normalize");
       const trained = ctx.input("train");
       const pool = normalizedCases(norm).filter((c) => c.role === "unlabelled");
-      if (!pool.length) return { enabled: true, pseudoLabelledSlices: 0, models: [] };
+      if (!pool.length) {
+        return { enabled: true, pseudoLabelledSlices: 0, quality: null, models: [] };
+      }
       const pseudo = new Map<string, Uint8Array>();
       // Fused probabilities [slices, K, H, W] quantised to 0..255, for a soft second round.
       const fused = new Map<string, Uint8Array>();
@@ -62,51 +91,96 @@ export const refine = defineStage({
         const { model } = decodeModel(yield* trained.read(artifact));
         predictors.push(yield* Effect.promise(() => Predictor.create(model, { spatial: [H, W] })));
       }
+      /** The pair's fused pseudo-labels of a case (255 where unsure), and the fused probabilities. */
+      const pseudoLabel = (info: SliceCase) =>
+        Effect.gen(function* () {
+          const c = yield* loadCase(norm, info);
+          const plane = c.width * c.height;
+          const probs = predictors.map(() => new Float32Array(info.slices * classes * plane));
+          const argmax: Uint8Array[] = [];
+          for (const [k, p] of predictors.entries()) {
+            argmax.push(
+              yield* Effect.promise(() =>
+                predictSlices(p, c.image, info.slices, c.width, c.height, 8, probs[k])
+              ),
+            );
+          }
+          const labels = new Uint8Array(info.slices * plane);
+          const soft = config.soft ? new Uint8Array(info.slices * classes * plane) : undefined;
+          for (let z = 0; z < info.slices; z++) {
+            for (let q = 0; q < plane; q++) {
+              let best = 0, bestP = -1;
+              for (let k = 0; k < classes; k++) {
+                const i = (z * classes + k) * plane + q;
+                const mean = probs.reduce((s, pr) => s + pr[i], 0) / probs.length;
+                if (soft) soft[i] = Math.round(mean * 255);
+                if (mean > bestP) [best, bestP] = [k, mean];
+              }
+              labels[z * plane + q] = bestP >= config.confidence ? best : 255;
+            }
+          }
+          const cleaned = config.largestComponent
+            ? keepLargestComponent(labels, [c.width, c.height, info.slices], {
+              classes: Array.from({ length: classes - 1 }, (_, k) => k + 1),
+            })
+            : labels;
+          return { c, labels: cleaned, soft, argmax };
+        });
+
       let slices = 0;
       const bar = ctx.reporter.progress("refine", pool.length);
       for (const info of pool) {
-        const c = yield* loadCase(norm, info);
-        const plane = c.width * c.height;
-        const probs = predictors.map(() => new Float32Array(info.slices * classes * plane));
-        for (const [k, p] of predictors.entries()) {
-          yield* Effect.promise(() =>
-            predictSlices(p, c.image, info.slices, c.width, c.height, 8, probs[k])
-          );
-        }
-        const labels = new Uint8Array(info.slices * plane);
-        const soft = config.soft ? new Uint8Array(info.slices * classes * plane) : undefined;
-        for (let z = 0; z < info.slices; z++) {
-          for (let q = 0; q < plane; q++) {
-            let best = 0, bestP = -1;
-            for (let k = 0; k < classes; k++) {
-              const i = (z * classes + k) * plane + q;
-              const mean = probs.reduce((s, pr) => s + pr[i], 0) / probs.length;
-              if (soft) soft[i] = Math.round(mean * 255);
-              if (mean > bestP) [best, bestP] = [k, mean];
-            }
-            labels[z * plane + q] = bestP >= config.confidence ? best : 255;
-          }
-        }
-        const cleaned = config.largestComponent
-          ? keepLargestComponent(labels, [c.width, c.height, info.slices], {
-            classes: Array.from({ length: classes - 1 }, (_, k) => k + 1),
-          })
-          : labels;
+        const { c, labels, soft } = yield* pseudoLabel(info);
         slices += info.slices;
-        pseudo.set(info.id, cleaned);
+        pseudo.set(info.id, labels);
         if (soft) fused.set(info.id, soft);
         yield* ctx.write(
           caseArtifact("pseudo", info.id, ".bin"),
           encodeArrays({ id: info.id }, {
-            label: { data: cleaned, shape: [info.slices, c.height, c.width] },
+            label: { data: labels, shape: [info.slices, c.height, c.width] },
           }),
         );
         bar.tick();
       }
       bar.done();
+
+      // Are the pseudo-labels better than the models that made them? Measured on the validation
+      // cases: Dice of the kept pseudo-labels against each model's Dice, both 3D over volumes.
+      const scored: { labels: Uint8Array; pseudo: Uint8Array; models: Uint8Array[] }[] = [];
+      for (const info of normalizedCases(norm).filter((c) => c.role === "validation")) {
+        const { c, labels, argmax } = yield* pseudoLabel(info);
+        const plane = c.width * c.height, truth = new Uint8Array(info.slices * plane);
+        for (let z = 0; z < info.slices; z++) truth.set(c.label(z)!, z * plane);
+        scored.push({ labels: truth, pseudo: labels, models: argmax });
+      }
       yield* Effect.promise(() => Promise.all(predictors.map((p) => p.release())));
-      if (config.secondRoundSteps === 0) {
-        return { enabled: true, pseudoLabelledSlices: slices, models: [] };
+      const quality = scored.length
+        ? {
+          pseudo: keptDice(scored.map((s) => [s.labels, s.pseudo]), classes),
+          kept: scored.reduce((n, s) => n + s.pseudo.filter((v) => v !== 255).length, 0) /
+            scored.reduce((n, s) => n + s.pseudo.length, 0),
+          models: predictors.map((_, k) =>
+            keptDice(scored.map((s) => [s.labels, s.models[k]]), classes)
+          ),
+        }
+        : null;
+      if (quality) {
+        ctx.reporter.info(
+          `refine: pseudo-labels ${pct(quality.pseudo)} Dice on the ${
+            pct(quality.kept)
+          } of validation pixels they keep; models ${quality.models.map(pct).join(" / ")}`,
+        );
+      }
+      const worse = quality !== null && quality.pseudo <= Math.max(...quality.models);
+      if (config.secondRoundSteps > 0 && worse && config.onlyIfBetter) {
+        ctx.reporter.warn(
+          "refine: no second round: the pseudo-labels are not better than the models that made " +
+            "them on the validation split (refine.onlyIfBetter); evaluate and export keep the " +
+            "first round's models",
+        );
+      }
+      if (config.secondRoundSteps === 0 || (worse && config.onlyIfBetter)) {
+        return { enabled: true, pseudoLabelledSlices: slices, quality, models: [] };
       }
       // Second round: both models continue from their trained weights on the labelled slices
       // plus pseudo-labelled ones (every batch position after the first).
@@ -137,6 +211,6 @@ export const refine = defineStage({
             };
           }),
       });
-      return { enabled: true, pseudoLabelledSlices: slices, models: out.models };
+      return { enabled: true, pseudoLabelledSlices: slices, quality, models: out.models };
     }),
 });

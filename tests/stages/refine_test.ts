@@ -7,6 +7,7 @@ import { decodeArrays } from "../../io/array_container.ts";
 import { labelComponents } from "../../metrics/components.ts";
 import { sha256 } from "../../pipeline/digest.ts";
 import { runTiny, stagesThrough } from "./tiny_run.ts";
+import { resolveStage } from "../../pipeline/runner.ts";
 import { Rng } from "../../random/rng.ts";
 import { fillSoftTargets } from "../../training/soft_targets.ts";
 import { RandomWeak } from "../../transforms/geometric.ts";
@@ -55,6 +56,7 @@ Deno.test("refine's second round fine-tunes the pair on pseudo-labels, then eval
     "train.steps=40",
     "refine.enabled=true",
     "refine.secondRoundSteps=12",
+    "refine.onlyIfBetter=false",
   ], { runId: "s", store });
   assert(Exit.isSuccess(exit), String(exit));
   const file = async (stage: string, name: string) => {
@@ -114,6 +116,7 @@ Deno.test("refine.soft: the second round re-learns the fused probabilities, not 
       "train.steps=40",
       "refine.enabled=true",
       "refine.secondRoundSteps=12",
+      "refine.onlyIfBetter=false",
       `refine.soft=${soft}`,
     ], { stages: stagesThrough("refine"), runId: "s", store });
     assert(Exit.isSuccess(exit), String(exit));
@@ -129,4 +132,22 @@ Deno.test("refine.soft: the second round re-learns the fused probabilities, not 
   assertEquals(soft.curves.length, 12);
   assert(soft.curves.every((c: { loss: number }) => Number.isFinite(c.loss) && c.loss > 0));
   assert(sha256(hard.model) !== sha256(soft.model), "soft and hard rounds trained the same");
+});
+
+Deno.test("refine.onlyIfBetter: the second round trains only on pseudo-labels that beat both models on validation", async () => {
+  const store = makeMemoryStore();
+  const { env, exit } = await runTiny([
+    "train.method=supervised",
+    "train.steps=40",
+    "refine.enabled=true",
+    "refine.secondRoundSteps=12",
+  ], { stages: stagesThrough("refine"), runId: "g", store });
+  assert(Exit.isSuccess(exit), String(exit));
+  const out = (await Effect.runPromise(resolveStage(env, "refine")))!.summaries[0];
+  const q = out.quality!;
+  assertEquals(q.models.length, 2);
+  for (const v of [q.pseudo, q.kept, ...q.models]) assert(v >= 0 && v <= 1, JSON.stringify(q));
+  assert(q.kept < 1, "the confidence threshold leaves pixels out");
+  const better = q.pseudo > Math.max(...q.models);
+  assertEquals(out.models.length, better ? 2 : 0, JSON.stringify(q));
 });
