@@ -59,3 +59,16 @@ Deno.test("a shared unit whose artifacts were deleted with their run is computed
   assertEquals((await artifactsOf(later, "ingest")).runs, ["later"]);
   assertEquals((await artifactsOf(later, "normalize")).runs, ["first"]);
 });
+
+Deno.test("evaluate and export keys hash what they read: a setting nothing reads keeps them", async () => {
+  const store = makeMemoryStore();
+  await run(store, "first", ["train.method=supervised"]);
+  // refine is off, so its temperature changes refine's key but not its (empty) outputs.
+  const second = await run(store, "second", [
+    "train.method=supervised",
+    "refine.softTemperature=0.3",
+  ]);
+  for (const stage of ["train", "evaluate", "export"] as const) {
+    assertEquals((await artifactsOf(second, stage)).runs, ["first"], stage);
+  }
+});
