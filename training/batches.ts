@@ -3,7 +3,6 @@
  * positions, their weak/strong views, and the CutMix partners, all drawn from the loop's Rng in a
  * fixed order (so a resumed run draws what an uninterrupted one would).
  */
-import type { Effect as E } from "effect";
 import { Effect } from "effect";
 import type { Rng } from "../random/rng.ts";
 import { AugmentConfig } from "../schemas/config.ts";
@@ -43,7 +42,7 @@ export class BatchSampler {
     readonly method: MethodSpec,
     augment: typeof AugmentConfig.Type,
     /** Extra labelled slices for batch positions after the first (pseudo-labelled ones). */
-    readonly extra?: (rng: Rng) => E.Effect<LabelledSlice, unknown>,
+    readonly extra?: (rng: Rng) => Effect.Effect<LabelledSlice, unknown>,
   ) {
     const { bl, bu, h, w, classes } = shapes, plane = w * h;
     this.#views = new ViewAugmenter(augment);
@@ -63,14 +62,14 @@ export class BatchSampler {
   }
 
   /** The next step's batch, drawn from `rng`. */
-  next(rng: Rng): E.Effect<BatchFeeds, unknown> {
+  next(rng: Rng): Effect.Effect<BatchFeeds, unknown> {
     return Effect.gen({ self: this }, function* () {
       const labelled = yield* this.#labelled(rng);
       return this.method.unlabelled ? { ...labelled, ...yield* this.#unlabelled(rng) } : labelled;
     });
   }
 
-  #drawLabelled(i: number, rng: Rng): E.Effect<LabelledSlice, unknown> {
+  #drawLabelled(i: number, rng: Rng): Effect.Effect<LabelledSlice, unknown> {
     const { pool, extra } = this, mixed = this.#mixed;
     return i > 0 && extra ? extra(rng) : Effect.succeed(
       i > 0 && mixed.length
