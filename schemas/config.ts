@@ -223,8 +223,9 @@ export const RefineConfig = Schema.Struct({
   confidence: Probability,
   largestComponent: Schema.Boolean,
   secondRoundSteps: NonNegativeInt,
-  /** Train the second round only when the pseudo-labels beat both models on the validation
-   * split (their Dice over the pixels they keep against each model's); else keep the first round. */
+  /** Train a second round only when the pseudo-labels beat both models on the validation split
+   * (their Dice over the pixels they keep against each model's), and use its models only when
+   * they beat the first round's on validation; else evaluate and export keep the first round. */
   onlyIfBetter: Schema.Boolean,
   /** Second round on the pair's fused soft probabilities (Semi-CML's PReL) instead of the hard
    * labels: sharpened with temperature `softTemperature`, each pixel weighted by its confidence. */

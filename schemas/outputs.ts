@@ -143,6 +143,12 @@ export const RefineOutput = Schema.Struct({
     kept: Schema.Number,
     models: Schema.Array(Schema.Number),
   })),
+  /** The second round's last validation Dice per model, and whether its models are used (with
+   * `onlyIfBetter`, only when their mean beats the first round's); null without a second round. */
+  secondRound: Schema.NullOr(Schema.Struct({
+    validationDice: Schema.Array(Schema.Number),
+    kept: Schema.Boolean,
+  })),
   models: Schema.Array(Schema.String),
 });
 export type RefineOutput = typeof RefineOutput.Type;

@@ -51,7 +51,7 @@ function keptDice(cases: readonly (readonly [Uint8Array, Uint8Array])[], classes
 
 export const refine = defineStage({
   name: "refine",
-  version: 6,
+  version: 7,
   needs: ["normalize", "train"],
   // Not sharded: the second round trains on the pseudo-labels of the whole pool.
   shardable: false,
@@ -74,13 +74,25 @@ export const refine = defineStage({
   run: (ctx, { refine: config, classes, train, augment, seed }) =>
     Effect.gen(function* () {
       if (!config.enabled) {
-        return { enabled: false, pseudoLabelledSlices: 0, quality: null, models: [] };
+        return {
+          enabled: false,
+          pseudoLabelledSlices: 0,
+          quality: null,
+          secondRound: null,
+          models: [],
+        };
       }
       const norm = ctx.input("normalize");
       const trained = ctx.input("train");
       const pool = normalizedCases(norm).filter((c) => c.role === "unlabelled");
       if (!pool.length) {
-        return { enabled: true, pseudoLabelledSlices: 0, quality: null, models: [] };
+        return {
+          enabled: true,
+          pseudoLabelledSlices: 0,
+          quality: null,
+          secondRound: null,
+          models: [],
+        };
       }
       const pseudo = new Map<string, Uint8Array>();
       // Fused probabilities [slices, K, H, W] quantised to 0..255, for a soft second round.
@@ -180,7 +192,13 @@ export const refine = defineStage({
         );
       }
       if (config.secondRoundSteps === 0 || (worse && config.onlyIfBetter)) {
-        return { enabled: true, pseudoLabelledSlices: slices, quality, models: [] };
+        return {
+          enabled: true,
+          pseudoLabelledSlices: slices,
+          quality,
+          secondRound: null,
+          models: [],
+        };
       }
       // Second round: both models continue from their trained weights on the labelled slices
       // plus pseudo-labelled ones (every batch position after the first).
@@ -211,6 +229,29 @@ export const refine = defineStage({
             };
           }),
       });
-      return { enabled: true, pseudoLabelledSlices: slices, quality, models: out.models };
+      // ... and is the second round better than the first? Both validated the same way while
+      // training (precise BatchNorm, last step); without validation cases there is no measure.
+      const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const before = summary.validationDice, after = out.validationDice;
+      const kept = !config.onlyIfBetter || !after.length || !before.length ||
+        mean(after) > mean(before);
+      ctx.reporter.info(
+        `refine: second round ${after.map(pct).join(" / ")} validation Dice, first round ${
+          before.map(pct).join(" / ")
+        }`,
+      );
+      if (!kept) {
+        ctx.reporter.warn(
+          "refine: the second round is worse than the first on the validation split " +
+            "(refine.onlyIfBetter); evaluate and export keep the first round's models",
+        );
+      }
+      return {
+        enabled: true,
+        pseudoLabelledSlices: slices,
+        quality,
+        secondRound: { validationDice: after, kept },
+        models: kept ? out.models : [],
+      };
     }),
 });
