@@ -205,7 +205,13 @@ export const resolveStage = <S extends StageName>(
           key,
           summaries,
           artifacts,
-          digest: sha256(canonicalJson(artifacts.map((a) => [a.name, a.digest]))),
+          // A summary can decide what downstream reads (refine's list of models to use), so it is
+          // part of the digest; a sharded stage's summaries follow from its artifacts and are
+          // left out, so downstream keys do not depend on the shard count.
+          digest: sha256(canonicalJson({
+            artifacts: artifacts.map((a) => [a.name, a.digest]),
+            ...(stage.shardable ? {} : { summaries }),
+          })),
           read,
           uri: (n) =>
             objectUri(
