@@ -205,13 +205,7 @@ export const resolveStage = <S extends StageName>(
           key,
           summaries,
           artifacts,
-          // A summary can decide what downstream reads (refine's list of models to use), so it is
-          // part of the digest; a sharded stage's summaries follow from its artifacts and are
-          // left out, so downstream keys do not depend on the shard count.
-          digest: sha256(canonicalJson({
-            artifacts: artifacts.map((a) => [a.name, a.digest]),
-            ...(stage.shardable ? {} : { summaries }),
-          })),
+          digest: sha256(canonicalJson(artifacts.map((a) => [a.name, a.digest]))),
           read,
           uri: (n) =>
             objectUri(

@@ -15,6 +15,7 @@ import { RefineOutput } from "../../schemas/outputs.ts";
 import { CHECKPOINT_GRACE_MS, defineStage } from "../../pipeline/stage.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
 import { encodeArrays } from "../../io/array_container.ts";
+import { encodeJson } from "../../pipeline/digest.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { decodeModel } from "../../deploy/weights.ts";
@@ -51,7 +52,7 @@ function keptDice(cases: readonly (readonly [Uint8Array, Uint8Array])[], classes
 
 export const refine = defineStage({
   name: "refine",
-  version: 7,
+  version: 8,
   needs: ["normalize", "train"],
   // Not sharded: the second round trains on the pseudo-labels of the whole pool.
   shardable: false,
@@ -246,12 +247,16 @@ export const refine = defineStage({
             "(refine.onlyIfBetter); evaluate and export keep the first round's models",
         );
       }
+      const models = kept ? out.models : [];
+      // Which models downstream uses is an artifact too, so evaluate's and export's keys (which
+      // hash artifacts, not summaries) change with the decision.
+      yield* ctx.write("models.json", encodeJson({ models, secondRound: { after, kept } }));
       return {
         enabled: true,
         pseudoLabelledSlices: slices,
         quality,
         secondRound: { validationDice: after, kept },
-        models: kept ? out.models : [],
+        models,
       };
     }),
 });

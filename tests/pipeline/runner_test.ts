@@ -199,29 +199,3 @@ Deno.test("a stage whose upstream is not committed fails with exit 64", async ()
   assert(Exit.isFailure(exit));
   assertEquals(exitCodeOf(failureOf(exit.cause)), 64);
 });
-
-Deno.test("an unsharded stage's summary is part of its digest: same artifacts, other summary, other downstream key", async () => {
-  const [, consumer] = toyStages({});
-  // Writes the same bytes for every seed, but says something different about them.
-  const producer = defineStage({
-    name: "ingest",
-    version: 1,
-    needs: [],
-    shardable: false,
-    select: (c: Config) => ({ seed: c.seed }),
-    input: Schema.Struct({ seed: Schema.Number }),
-    output: Count,
-    run: (ctx, input) =>
-      Effect.gen(function* () {
-        yield* ctx.write("numbers.txt", new TextEncoder().encode("same"));
-        return { runs: input.seed };
-      }),
-  });
-  const key = (seed: number) =>
-    Effect.runPromise(Effect.gen(function* () {
-      const env = makeEnv(makeMemoryStore(), [producer, consumer], { ...defaults, seed });
-      yield* runPipeline(env);
-      return yield* stageKey(env, "normalize");
-    }));
-  assert((await key(1)) !== (await key(2)));
-});

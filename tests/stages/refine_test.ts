@@ -158,3 +158,27 @@ Deno.test("refine.onlyIfBetter: a second round only on pseudo-labels that beat b
     assertEquals(out.models.length, second.kept ? 2 : 0, JSON.stringify(out));
   }
 });
+
+Deno.test("refine records the models downstream uses as an artifact, so evaluate's key follows the decision", async () => {
+  const keyOf = async (onlyIfBetter: boolean) => {
+    const { env, exit } = await runTiny([
+      "train.method=supervised",
+      "train.steps=40",
+      "refine.enabled=true",
+      "refine.secondRoundSteps=12",
+      `refine.onlyIfBetter=${onlyIfBetter}`,
+    ], { stages: stagesThrough("refine"), runId: "k", store: makeMemoryStore() });
+    assert(Exit.isSuccess(exit), String(exit));
+    const up = (await Effect.runPromise(resolveStage(env, "refine")))!;
+    const json = JSON.parse(
+      new TextDecoder().decode(await Effect.runPromise(up.read("models.json"))),
+    );
+    assertEquals(json.models, [...up.summaries[0].models]);
+    return { digest: up.digest, models: up.summaries[0].models.length };
+  };
+  const [off, on] = [await keyOf(false), await keyOf(true)];
+  assertEquals(off.models, 2);
+  if (on.models === 0) {
+    assert(on.digest !== off.digest, "a kept first round must change the digest");
+  } else assertEquals(on.digest, off.digest);
+});
