@@ -7,11 +7,14 @@ import { Effect } from "effect";
 import type { NormalizeOutput, SliceCase } from "../schemas/outputs.ts";
 import { decodeArrays } from "../io/array_container.ts";
 
-/** The normalize stage's committed outputs: one summary per shard and a reader of its artifacts. */
-export interface NormalizedSource {
-  readonly summaries: ReadonlyArray<NormalizeOutput>;
+/** A stage's committed outputs (the pipeline's upstream is one): one summary per shard, a reader. */
+export interface ArtifactSource<Summary> {
+  readonly summaries: ReadonlyArray<Summary>;
   readonly read: (name: string) => Effect.Effect<Uint8Array, unknown>;
 }
+
+/** The normalize stage's committed outputs. */
+export type NormalizedSource = ArtifactSource<NormalizeOutput>;
 
 export interface CaseSlices {
   readonly info: SliceCase;

@@ -7,13 +7,13 @@
 import { Effect } from "effect";
 import type { SliceCase, SynthesizeOutput } from "../schemas/outputs.ts";
 import { decodeArrays } from "../io/array_container.ts";
-import { inputSize, loadCase, normalizedCases, type NormalizedSource } from "./cases.ts";
-
-/** The synthesize stage's committed outputs: sample artifacts and their reader. */
-export interface SyntheticSource {
-  readonly summaries: ReadonlyArray<SynthesizeOutput>;
-  readonly read: (name: string) => Effect.Effect<Uint8Array, unknown>;
-}
+import {
+  type ArtifactSource,
+  inputSize,
+  loadCase,
+  normalizedCases,
+  type NormalizedSource,
+} from "./cases.ts";
 
 export interface LabelledSlice {
   readonly image: Float32Array;
@@ -53,7 +53,7 @@ export interface Pool {
 
 export const loadPool = (
   norm: NormalizedSource,
-  synth?: SyntheticSource,
+  synth?: ArtifactSource<SynthesizeOutput>,
   cacheBytes = CACHE_BYTES,
 ) =>
   Effect.gen(function* () {

@@ -26,6 +26,15 @@ import { loadPool } from "../../training/pool.ts";
 import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
 import type { SliceCase } from "../../schemas/outputs.ts";
 
+/** The output when refine has no pseudo-labels to make (off, or no unlabelled case). */
+const nothing = (enabled: boolean) => ({
+  enabled,
+  pseudoLabelledSlices: 0,
+  quality: null,
+  secondRound: null,
+  models: [],
+});
+
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
 /**
@@ -74,27 +83,11 @@ export const refine = defineStage({
   output: RefineOutput,
   run: (ctx, { refine: config, classes, train, augment, seed }) =>
     Effect.gen(function* () {
-      if (!config.enabled) {
-        return {
-          enabled: false,
-          pseudoLabelledSlices: 0,
-          quality: null,
-          secondRound: null,
-          models: [],
-        };
-      }
+      if (!config.enabled) return nothing(false);
       const norm = ctx.input("normalize");
       const trained = ctx.input("train");
       const pool = normalizedCases(norm).filter((c) => c.role === "unlabelled");
-      if (!pool.length) {
-        return {
-          enabled: true,
-          pseudoLabelledSlices: 0,
-          quality: null,
-          secondRound: null,
-          models: [],
-        };
-      }
+      if (!pool.length) return nothing(true);
       const pseudo = new Map<string, Uint8Array>();
       // Fused probabilities [slices, K, H, W] quantised to 0..255, for a soft second round.
       const fused = new Map<string, Uint8Array>();
