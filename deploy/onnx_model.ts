@@ -14,12 +14,18 @@
  *   duet.hdf5           JSON {axes, image}: how the training data's .h5 files store the image
  *                       (axis order "xyz" or "zyx", dataset name); predict reads .h5 inputs
  *                       the same way unless its flags say otherwise
+ *   duet.inference      JSON {kind: "slices"}, or {kind: "windows", patch: [x, y, z], overlap}:
+ *                       a 3D model whose input is [batch, 1, z, y, x] windows slid over the
+ *                       normalized volume of input_size slices, Gaussian-weighted
+ *                       (deploy/sliding_window.ts); absent means slices
  *   duet.model          network config (written by engine exportOnnx)
  *   duet.graph_sha256   sha256 of the graph (deploy/integrity.ts), checked on reading
  *
  * `readDuetModel` reads these back and rejects any other ONNX file with one clear line.
  */
-import type { UNet } from "../engine/models/unet.ts";
+import type { SegmentationModel } from "../engine/models/context.ts";
+import type { Inference } from "./weights.ts";
+import { predictorSpatial } from "./predict_volume.ts";
 import { exportOnnx, type PredictOutput } from "../engine/predict.ts";
 import { DataError, readFileBytes } from "../io/errors.ts";
 import type { NormalizeRecipe } from "../preprocess/normalize.ts";
@@ -52,19 +58,23 @@ export interface SegmentationInfo {
   readonly opset?: number;
   /** How the training data's .h5 files store the image (predict reads .h5 inputs alike). */
   readonly hdf5?: Hdf5Layout;
+  /** How the network covers a volume (default: slice by slice). */
+  readonly inference?: Inference;
   /** More metadata properties (keys should start with "duet."). */
   readonly extra?: Readonly<Record<string, string>>;
 }
 
 /**
- * ONNX bytes of a trained U-Net, or of a pair whose probabilities are averaged in the graph,
+ * ONNX bytes of a trained network, or of a pair whose probabilities are averaged in the graph,
  * with Duet's metadata (see the module comment).
  */
 export function exportSegmentation(
-  models: UNet | readonly UNet[],
+  models: SegmentationModel | readonly SegmentationModel[],
   info: SegmentationInfo,
 ): Uint8Array {
-  const model = "store" in models ? models as UNet : (models as readonly UNet[])[0];
+  const model = "store" in models
+    ? models as SegmentationModel
+    : (models as readonly SegmentationModel[])[0];
   if (info.opset !== undefined && info.opset !== EXPORT_OPSET) {
     throw new RangeError(
       `export.opset ${info.opset}: the ONNX writer emits opset ${EXPORT_OPSET} (set export.opset to 17)`,
@@ -77,8 +87,9 @@ export function exportSegmentation(
   }
   const [w, h] = info.inputSize;
   const outputs = [...(info.outputs ?? ["probs"])];
+  const inference = info.inference ?? { kind: "slices" };
   return withGraphDigest(exportOnnx(models, {
-    spatial: [h, w],
+    spatial: predictorSpatial(inference, w, h),
     outputs,
     metadata: {
       ...info.extra,
@@ -89,6 +100,7 @@ export function exportSegmentation(
       "duet.normalize": JSON.stringify(info.normalize),
       "duet.config_digest": info.configDigest,
       "duet.outputs": JSON.stringify(outputs),
+      "duet.inference": JSON.stringify(inference),
       ...(info.hdf5 ? { "duet.hdf5": JSON.stringify(info.hdf5) } : {}),
     },
   }));
@@ -106,6 +118,8 @@ export interface DuetModel {
   readonly outputs: PredictOutput[];
   /** .h5 layout of the training data (duet.hdf5); absent in models exported before it. */
   readonly hdf5?: Hdf5Layout;
+  /** Slice by slice, or 3D windows (duet.inference). */
+  readonly inference: Inference;
   /** Network config (duet.model), e.g. {kind: "unet2d", numClasses, ...}. */
   readonly network: Record<string, unknown>;
   readonly opset: number;
@@ -192,17 +206,30 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
   ) {
     throw new DataError(path, 'duet.hdf5 must be {"axes": "xyz"|"zyx", "image": NAME}', REEXPORT);
   }
+  const inference =
+    (m["duet.inference"] === undefined
+      ? { kind: "slices" }
+      : parseJson(path, "duet.inference", m["duet.inference"])) as Inference;
+  if (
+    inference.kind !== "slices" &&
+    !(inference.kind === "windows" && Array.isArray(inference.patch) &&
+      inference.patch.length === 3 && typeof inference.overlap === "number")
+  ) {
+    throw new DataError(path, "duet.inference is not slices or windows", REEXPORT);
+  }
   const image = header.inputs.find((i) => i.name === "image");
   const [w, h] = size as number[];
+  const spatial = predictorSpatial(inference, w, h);
   if (
-    !image || image.shape.length !== 4 || image.shape[2] !== h || image.shape[3] !== w ||
+    !image || image.shape.length !== 2 + spatial.length ||
+    spatial.some((n, i) => image.shape[2 + i] !== n) ||
     !header.outputs.some((o) => o.name === "probs")
   ) {
     throw new DataError(
       path,
       `Duet model graph does not match its metadata (input ${
         image ? `[${image.shape.join(", ")}]` : "missing"
-      }, expected [batch, C, ${h}, ${w}] and a probs output)`,
+      }, expected [batch, C, ${spatial.join(", ")}] and a probs output)`,
       REEXPORT,
     );
   }
@@ -216,6 +243,7 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
     configDigest: m["duet.config_digest"] ?? "",
     outputs,
     ...(hdf5 ? { hdf5 } : {}),
+    inference,
     network,
     opset: header.opsets[""] ?? 0,
     header,

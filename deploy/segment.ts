@@ -1,7 +1,7 @@
 /**
  * Segmenting a new image with an exported Duet model, in onnxruntime: the recipe recorded in
  * the model (duet.normalize) is fitted to the image, every z-slice goes through the network in
- * batches, the argmax labels are mapped back onto the image's own grid (restoreToOriginal), so
+ * batches (a 3D model: windows over the stacked slices), the argmax labels are mapped back onto the image's own grid (restoreToOriginal), so
  * the mask has the input's shape, spacing and affine. Used by `predict` and the export stage.
  */
 import type { Device } from "../engine/session.ts";
@@ -11,6 +11,8 @@ import type { LabelVolume, Volume } from "../io/volume.ts";
 import { normalizeCase, type NormalizeRecipe, restoreToOriginal } from "../preprocess/normalize.ts";
 import type { DuetModel } from "./onnx_model.ts";
 import { argmaxClasses } from "./slices.ts";
+import { type Dims3, predictWindows } from "./sliding_window.ts";
+import { predictorSpatial } from "./predict_volume.ts";
 
 /**
  * The recipe as it applies to an image without a label: a foreground crop (it needs a label)
@@ -51,10 +53,11 @@ export class Segmenter {
 
   static async create(model: DuetModel, options: SegmenterOptions = {}): Promise<Segmenter> {
     const kind = model.network.kind;
-    if (kind !== "unet2d") {
+    if (kind !== "unet2d" && kind !== "vnet3d") {
       throw new DataError(
         model.path,
-        `network kind "${String(kind)}" is not supported by this Duet (it segments with 2D models)`,
+        `network kind "${String(kind)}" is not supported by this Duet (it segments with unet2d ` +
+          `and vnet3d models)`,
       );
     }
     const session = await Session.create(model.bytes, {
@@ -92,6 +95,34 @@ export class Segmenter {
     const plane = W * H, k = this.model.classes.length;
     const predicted = new Map<number, Uint8Array>();
     let inferenceMs = 0;
+    const inference = this.model.inference;
+    if (inference.kind === "windows") {
+      // The recipe's slices stacked into the normalized volume, then windows over it.
+      const volume = new Float32Array(slices.length * plane);
+      slices.forEach((s, i) => volume.set(s.image, i * plane));
+      const patch = predictorSpatial(inference, W, H) as unknown as Dims3;
+      const run = async (x: Float32Array, n: number) => {
+        const t0 = performance.now();
+        const out = await this.session.run(
+          { image: new ort.Tensor("float32", x, [n, 1, ...patch]) },
+          ["probs"],
+        );
+        inferenceMs += performance.now() - t0;
+        const p = (out.probs.data as Float32Array).slice();
+        out.probs.dispose?.();
+        return p;
+      };
+      const labels = await predictWindows(
+        run,
+        k,
+        volume,
+        [slices.length, H, W],
+        patch,
+        inference.overlap,
+      );
+      slices.forEach((s, i) => predicted.set(s.z, labels.subarray(i * plane, (i + 1) * plane)));
+      return { label: restoreToOriginal(transform, predicted), slices: slices.length, inferenceMs };
+    }
     for (let s0 = 0; s0 < slices.length; s0 += this.batch) {
       const n = Math.min(this.batch, slices.length - s0);
       const x = new Float32Array(n * plane);

@@ -1,33 +1,93 @@
 /**
  * The trained-model artifact: the engine's safetensors weights file whose metadata holds the
- * U-Net configuration, so whoever reads it (evaluation, refinement, export) rebuilds the network
- * without the training config.
+ * network's configuration (a 2D U-Net or a 3D V-Net) and, for 3D, the sliding window it is run
+ * with, so whoever reads it (evaluation, refinement, export) rebuilds the network and runs it as
+ * it was validated, without the training config.
  */
 import { UNet, type UNetConfig } from "../engine/models/unet.ts";
+import { VNet, type VNetConfig } from "../engine/models/vnet.ts";
+import type { SegmentationModel } from "../engine/models/context.ts";
 import { decodeSafetensors, loadModel, saveModel } from "../engine/checkpoint.ts";
 import type { ModelConfig } from "../schemas/config.ts";
 import { Rng } from "../random/rng.ts";
 
-export const unetConfig = (model: typeof ModelConfig.Type, classes: number): UNetConfig => ({
+/** How a model covers a volume: slice by slice (2D), or Gaussian-weighted windows (3D). */
+export type Inference =
+  | { readonly kind: "slices" }
+  | {
+    readonly kind: "windows";
+    /** Window [x, y, z] in voxels. */
+    readonly patch: readonly [number, number, number];
+    readonly overlap: number;
+  };
+
+export const inferenceOf = (model: typeof ModelConfig.Type): Inference =>
+  model.arch === "vnet3d" && model.patch
+    ? { kind: "windows", patch: model.patch, overlap: model.overlap }
+    : { kind: "slices" };
+
+/**
+ * A freshly initialised network of the configured architecture; `otherUp` gives it the other
+ * up-sampling (CAML's pair).
+ */
+export function buildModel(
+  model: typeof ModelConfig.Type,
+  classes: number,
+  rng: Rng,
+  otherUp = false,
+): SegmentationModel {
+  const up = otherUp ? (model.up === "transpose" ? "bilinear" : "transpose") : model.up;
+  if (model.arch === "vnet3d") {
+    return new VNet(vnetConfig(model, classes, up), rng);
+  }
+  return new UNet(unetConfig(model, classes, up), rng);
+}
+
+const unetConfig = (
+  model: typeof ModelConfig.Type,
+  classes: number,
+  up: "transpose" | "bilinear",
+): UNetConfig => ({
   inChannels: 1,
   numClasses: classes,
   channels: [...model.channels],
   dropout: [...model.dropout],
-  up: model.up,
+  up,
 });
 
-export const encodeModel = (model: UNet, extra: Record<string, unknown> = {}): Uint8Array =>
-  saveModel(model.store, { ...extra, model: model.config() });
+const vnetConfig = (
+  model: typeof ModelConfig.Type,
+  classes: number,
+  up: "transpose" | "bilinear",
+): VNetConfig => ({
+  inChannels: 1,
+  numClasses: classes,
+  nFilters: model.channels[0],
+  up: up === "transpose" ? "transpose" : "trilinear",
+  hasDropout: model.dropout.some((p) => p > 0),
+});
+
+export const encodeModel = (
+  model: SegmentationModel,
+  extra: Record<string, unknown> = {},
+): Uint8Array => saveModel(model.store, { ...extra, model: model.config() });
 
 /** Rebuilds the network from a model artifact; throws on a file that is not one. */
-export function decodeModel(bytes: Uint8Array): { model: UNet; meta: Record<string, unknown> } {
+export function decodeModel(bytes: Uint8Array): {
+  model: SegmentationModel;
+  inference: Inference;
+  meta: Record<string, unknown>;
+} {
   const duet = decodeSafetensors(bytes).metadata.duet;
   const meta: Record<string, unknown> = duet ? JSON.parse(duet) : {};
-  const cfg = meta.model as UNetConfig & { kind?: string };
-  if (!cfg || cfg.kind !== "unet2d") {
-    throw new Error("not a Duet model artifact (no unet2d config)");
-  }
-  const model = new UNet(cfg, new Rng(0));
+  const cfg = meta.model as (UNetConfig & VNetConfig & { kind?: string }) | undefined;
+  const model = cfg?.kind === "unet2d"
+    ? new UNet(cfg, new Rng(0))
+    : cfg?.kind === "vnet3d"
+    ? new VNet(cfg, new Rng(0))
+    : undefined;
+  if (!model) throw new Error("not a Duet model artifact (no unet2d or vnet3d config)");
   loadModel(model.store, bytes);
-  return { model, meta };
+  const inference = (meta.inference as Inference | undefined) ?? { kind: "slices" };
+  return { model, inference, meta };
 }

@@ -9,6 +9,9 @@ import { PHANTOM_MAX_CLASSES, PHANTOM_MIN_SIZE } from "../datasets/phantom.ts";
 /** Every cross-field problem, each naming its path and the fix; empty when there is none. */
 export function crossFieldProblems(config: Config): string[] {
   const problems: string[] = [];
+  if (config.train.model.arch === "vnet3d") {
+    return [...volumeModelProblems(config), ...dataProblems(config)];
+  }
   // Each U-Net level below the first halves the slice, and the skips must meet the same size.
   const levels = config.train.model.channels.length;
   const factor = 2 ** (levels - 1);
@@ -20,6 +23,11 @@ export function crossFieldProblems(config: Config): string[] {
         `${levels} levels (train.model.channels), e.g. [${fit.join(", ")}]`,
     );
   }
+  return [...problems, ...dataProblems(config)];
+}
+
+function dataProblems(config: Config): string[] {
+  const problems: string[] = [];
   if (config.data.source === "phantoms") {
     const foreground = config.data.classes.length - 1;
     if (foreground > PHANTOM_MAX_CLASSES) {
@@ -37,5 +45,57 @@ export function crossFieldProblems(config: Config): string[] {
       );
     }
   }
+  return problems;
+}
+
+/** V-Net stages: 16·2^i filters, four halvings (patch sides multiples of 16); what 3D leaves out. */
+function volumeModelProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const { model } = config.train;
+  const nf = model.channels[0];
+  if (model.channels.length !== 5 || model.channels.some((c, i) => c !== nf << i)) {
+    problems.push(
+      `train.model.channels: vnet3d has five stages, each with twice the filters of the last, ` +
+        `e.g. [${[0, 1, 2, 3, 4].map((i) => nf << i).join(", ")}]; got [${
+          model.channels.join(", ")
+        }]`,
+    );
+  }
+  if (!model.patch) {
+    problems.push("train.model.patch: vnet3d needs a patch [x, y, z], e.g. [64, 64, 32]");
+  } else if (model.patch.some((p) => p % 16 !== 0)) {
+    const fit = model.patch.map((p) => Math.max(16, Math.round(p / 16) * 16));
+    problems.push(
+      `train.model.patch: [${model.patch.join(", ")}] must be multiples of 16 (the V-Net halves ` +
+        `it four times), e.g. [${fit.join(", ")}]`,
+    );
+  }
+  const unsupported: [boolean, string][] = [
+    [
+      config.data.roles.exemplar !== null,
+      "data.roles.exemplar: one annotated slice cannot train a 3D model; set labelled volumes (data.roles.labelled) or use train.model.arch unet2d",
+    ],
+    [
+      config.normalize.slices !== "all",
+      'normalize.slices: vnet3d trains on whole labelled volumes; set "all"',
+    ],
+    [
+      config.train.synthetic === "always",
+      'train.synthetic: the synthetic samples are 2D slices; vnet3d cannot use them (set "method" or "never")',
+    ],
+    [
+      config.train.caml.cma || config.train.caml.occ.weight > 0,
+      "train.caml: cma and occ are 2D-only in this version; turn them off for vnet3d",
+    ],
+    [
+      config.train.prototypeContrast.weight > 0,
+      "train.prototypeContrast: 2D-only in this version; set its weight to 0 for vnet3d",
+    ],
+    [
+      config.refine.enabled,
+      "refine.enabled: refinement is 2D-only in this version; set false for vnet3d",
+    ],
+  ];
+  for (const [bad, line] of unsupported) if (bad) problems.push(line);
   return problems;
 }

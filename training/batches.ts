@@ -1,6 +1,5 @@
 /**
- * Batch assembly of the training loop: which slices fill a step's labelled and unlabelled
- * positions, their weak/strong views, and the CutMix partners, all drawn from the loop's Rng in a
+ * Batch assembly for 2D models: which slices fill a step's labelled and unlabelled positions, their weak/strong views, and the CutMix partners, all drawn from the loop's Rng in a
  * fixed order (so a resumed run draws what an uninterrupted one would).
  */
 import { Effect } from "effect";
@@ -12,19 +11,9 @@ import { pasteBox } from "../transforms/intensity.ts";
 import type { MethodSpec, Shapes } from "./methods.ts";
 import type { LabelledSlice, Pool } from "./pool.ts";
 import { fillSoftTargets } from "./soft_targets.ts";
+import { type BatchFeeds, type BatchSource, spaced, type TrainingData } from "./data.ts";
 
-/** The step graph's batch inputs (the Float32/Int32 buffers are reused from step to step). */
-export interface BatchFeeds {
-  xl: Float32Array;
-  yl: Int32Array;
-  ql?: Float32Array;
-  xw?: Float32Array;
-  xs?: Float32Array;
-  mix_perm?: Float32Array;
-  mix_box?: Float32Array;
-}
-
-export class BatchSampler {
+export class BatchSampler implements BatchSource {
   readonly #views: ViewAugmenter;
   readonly #lb;
   readonly #ub;
@@ -117,4 +106,42 @@ export class BatchSampler {
       return { xw: ub.weak, xs: ub.strong, mix_perm: mixPerm, mix_box: mixBox };
     });
   }
+}
+
+/** The slice pool as training data for 2D models. */
+export function sliceData(pool: Pool): TrainingData {
+  return {
+    width: pool.width,
+    height: pool.height,
+    spatial: [pool.height, pool.width],
+    inference: { kind: "slices" },
+    labelledCount: pool.labelled.length,
+    unlabelledCount: pool.unlabelled.length,
+    validation: pool.validation,
+    batches: (s, method, augment, extra) => new BatchSampler(pool, s, method, augment, extra),
+    bnImages: (s, method, batches) => preciseBnImages(pool, s, method, batches),
+  };
+}
+
+/**
+ * `batches` fixed, unaugmented batches of the training composition for precise BatchNorm:
+ * `bl` labelled slices (real, plus synthetic where the method trains on them) and `bu`
+ * unlabelled ones each, evenly spaced over the pool.
+ */
+function preciseBnImages(pool: Pool, s: Shapes, method: MethodSpec, batches: number) {
+  return Effect.gen(function* () {
+    const plane = s.w * s.h, images = new Float32Array(batches * (s.bl + s.bu) * plane);
+    const labelled = [...pool.labelled, ...(method.synthetic ? pool.synthetic : [])];
+    let at = 0;
+    for (let j = 0; j < batches; j++) {
+      for (let i = 0; i < s.bl; i++, at += plane) {
+        images.set(spaced(labelled, j * s.bl + i, batches * s.bl).image, at);
+      }
+      for (let i = 0; i < s.bu; i++, at += plane) {
+        const ref = spaced(pool.unlabelled, j * s.bu + i, batches * s.bu);
+        images.set(yield* pool.unlabelledSlice(ref), at);
+      }
+    }
+    return images;
+  });
 }

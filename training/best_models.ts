@@ -5,12 +5,12 @@
  */
 import { Effect } from "effect";
 import type { Device } from "../engine/session.ts";
-import type { UNet } from "../engine/models/unet.ts";
+import type { SegmentationModel } from "../engine/models/context.ts";
 import { Predictor } from "../engine/predict.ts";
 import { PreciseBatchNorm } from "../engine/precise_bn.ts";
 import { encodeModel } from "../deploy/weights.ts";
-import type { MethodSpec, Shapes } from "./methods.ts";
-import type { Pool } from "./pool.ts";
+import { type MethodSpec, type Shapes, spatialOf } from "./methods.ts";
+import type { TrainingData } from "./data.ts";
 import { validationDice } from "./validate.ts";
 
 export class BestModels {
@@ -20,29 +20,32 @@ export class BestModels {
   models: Uint8Array[];
 
   private constructor(
-    readonly pair: readonly [UNet, UNet],
-    readonly pool: Pool,
+    readonly pair: readonly [SegmentationModel, SegmentationModel],
+    readonly data: TrainingData,
     readonly predictors: Predictor[],
     readonly bnStats: PreciseBatchNorm[],
     readonly bnImages: Float32Array,
+    /** Metadata every encoded model carries (how it covers a volume). */
+    readonly extra: Record<string, unknown>,
   ) {
-    this.models = pair.map((m) => encodeModel(m));
+    this.models = pair.map((m) => encodeModel(m, extra));
   }
 
   static create(
-    pair: readonly [UNet, UNet],
-    pool: Pool,
+    pair: readonly [SegmentationModel, SegmentationModel],
+    data: TrainingData,
     s: Shapes,
     method: MethodSpec,
     preciseBn: number,
     device: Device,
+    extra: Record<string, unknown>,
   ) {
     return Effect.gen(function* () {
-      const spatial: [number, number] = [s.h, s.w];
+      const spatial = spatialOf(s);
       const predictors = yield* Effect.promise(() =>
         Promise.all(pair.map((m) => Predictor.create(m, { spatial, session: { device } })))
       );
-      const bnImages = yield* preciseBnImages(pool, s, method, preciseBn);
+      const bnImages = yield* data.bnImages(s, method, preciseBn);
       const bnStats = yield* Effect.promise(() =>
         Promise.all(
           bnImages.length
@@ -52,7 +55,7 @@ export class BestModels {
             : [],
         )
       );
-      return new BestModels(pair, pool, predictors, bnStats, bnImages);
+      return new BestModels(pair, data, predictors, bnStats, bnImages, extra);
     });
   }
 
@@ -62,18 +65,11 @@ export class BestModels {
       const dice: number[] = [];
       for (const [k, m] of this.pair.entries()) {
         const restore = yield* this.usePreciseBn(k);
-        const d = yield* Effect.promise(() =>
-          validationDice(
-            this.predictors[k],
-            this.pool.validation,
-            this.pool.width,
-            this.pool.height,
-          )
-        );
+        const d = yield* Effect.promise(() => validationDice(this.predictors[k], this.data));
         dice.push(d);
         if (d > this.dice[k]) {
           this.dice[k] = d;
-          this.models[k] = encodeModel(m, { step, validationDice: d });
+          this.models[k] = encodeModel(m, { ...this.extra, step, validationDice: d });
         }
         restore();
       }
@@ -95,30 +91,4 @@ export class BestModels {
       Promise.all([...this.predictors, ...this.bnStats].map((x) => x.release()))
     );
   }
-}
-
-/**
- * `batches` fixed, unaugmented batches of the training composition for precise BatchNorm:
- * `bl` labelled slices (real, plus synthetic where the method trains on them) and `bu`
- * unlabelled ones each, evenly spaced over the pool.
- */
-function preciseBnImages(pool: Pool, s: Shapes, method: MethodSpec, batches: number) {
-  return Effect.gen(function* () {
-    const plane = s.w * s.h, images = new Float32Array(batches * (s.bl + s.bu) * plane);
-    const labelled = [...pool.labelled, ...(method.synthetic ? pool.synthetic : [])];
-    /** Item i of n evenly spaced over `list`. */
-    const spaced = <T>(list: readonly T[], i: number, n: number) =>
-      list[Math.floor(((i + 0.5) * list.length) / n)];
-    let at = 0;
-    for (let j = 0; j < batches; j++) {
-      for (let i = 0; i < s.bl; i++, at += plane) {
-        images.set(spaced(labelled, j * s.bl + i, batches * s.bl).image, at);
-      }
-      for (let i = 0; i < s.bu; i++, at += plane) {
-        const ref = spaced(pool.unlabelled, j * s.bu + i, batches * s.bu);
-        images.set(yield* pool.unlabelledSlice(ref), at);
-      }
-    }
-    return images;
-  });
 }

@@ -20,7 +20,7 @@ import * as L from "../engine/losses.ts";
 import type { Rng } from "../random/rng.ts";
 import type { TrainConfig } from "../schemas/config.ts";
 import { HEAD_DIM, labelledForward } from "./auxiliary.ts";
-import type { Shapes } from "./methods.ts";
+import { type Shapes, voxelsOf } from "./methods.ts";
 
 type Config = typeof TrainConfig.Type;
 
@@ -81,7 +81,7 @@ export function omniCorrelation(g: StepBuilder, s: Shapes, c: Config): Tensor | 
   const heads = g.module("occ_heads") as Heads, hctx = g.context("occ_heads");
   const bank = g.module("occ_bank") as MemoryBank, bctx = g.context("occ_bank");
   const [fa, fb] = (["a", "b"] as const).map((m) => labelledForward(g, m));
-  const k = s.classes, n = s.bl + s.bu, plane = s.h * s.w;
+  const k = s.classes, n = s.bl + s.bu, plane = voxelsOf(s);
   const rows = (t: Tensor, from: number, to: number) => op.slice(t, [from], [to], [0]);
   const embedding = (f: typeof fa) => f.decoder[f.decoder.length - 1];
   const pa = op.stopGradient(op.softmax(fa.logits, 1));

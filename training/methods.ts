@@ -1,5 +1,6 @@
 /**
- * The training methods as loss graphs over one batch layout (research/PAPERS.md):
+ * The training methods as loss graphs over one batch layout (research/PAPERS.md; 3D patches add
+ * a depth axis D after the channel axis):
  *   xl [Bl,1,H,W], yl [Bl,H,W]  labelled slices (weak view)
  *   xw, xs [Bu,1,H,W]           weak and strong views of unlabelled slices
  *   mix_perm [Bu,Bu], mix_box [Bu,1,H,W]  the CutMix of the strong view: strong i holds
@@ -21,10 +22,18 @@ import { camlForwardB, camlModules, omniCorrelation } from "./caml.ts";
 export interface Shapes {
   readonly bl: number;
   readonly bu: number;
+  /** Depth of a 3D patch (vnet3d); absent for 2D slices. */
+  readonly d?: number;
   readonly h: number;
   readonly w: number;
   readonly classes: number;
 }
+
+/** The network input's spatial size: [H, W] or [D, H, W]. */
+export const spatialOf = (s: Shapes): number[] => s.d ? [s.d, s.h, s.w] : [s.h, s.w];
+
+/** Voxels (pixels) of one input. */
+export const voxelsOf = (s: Shapes): number => (s.d ?? 1) * s.h * s.w;
 
 export interface MethodSpec {
   /** What its models are stamped with (train.method's name, or refine's second round's). */
@@ -78,7 +87,8 @@ function mixLikeStrong(g: StepBuilder, x: Tensor, bu: number): Tensor {
   const flat = op.reshape(x, [bu, shape.slice(1).reduce((a, b) => a * b, 1)]);
   const moved = op.reshape(op.matmul(g.input("mix_perm"), flat), shape);
   let box = g.input("mix_box");
-  if (shape.length === 3) box = op.reshape(box, shape);
+  // Label-shaped targets have no channel axis: drop the box's.
+  if (shape.length === box.staticShape.length - 1) box = op.reshape(box, shape);
   return op.add(op.mul(x, op.sub(1, box)), op.mul(moved, box));
 }
 
@@ -323,7 +333,7 @@ const semicml: MethodSpec = {
 /** NT-Xent over 2·Bu foreground maps with soft-Dice similarity (Semi-CML ASC_loss). */
 function areaContrast(g: StepBuilder, pa: Tensor, pb: Tensor, s: Shapes): Tensor {
   const fg = (p: Tensor) =>
-    op.reshape(op.slice(p, [1], [s.classes], [1]), [s.bu, (s.classes - 1) * s.h * s.w]);
+    op.reshape(op.slice(p, [1], [s.classes], [1]), [s.bu, (s.classes - 1) * voxelsOf(s)]);
   const z = op.concat([fg(pa), fg(pb)], 0); // [2Bu, D]
   const m = 2 * s.bu;
   const dot = op.matmul(z, op.transpose(z, [1, 0]));

@@ -5,12 +5,12 @@
  */
 import type { TrainConfig } from "../schemas/config.ts";
 import { Rng } from "../random/rng.ts";
-import { UNet } from "../engine/models/unet.ts";
 import { TrainStep } from "../engine/train.ts";
 import { adam, adamw, sgd } from "../engine/optim.ts";
 import type { Device } from "../engine/session.ts";
-import { decodeModel, unetConfig } from "../deploy/weights.ts";
-import type { MethodSpec, Shapes } from "./methods.ts";
+import type { SegmentationModel } from "../engine/models/context.ts";
+import { buildModel, decodeModel } from "../deploy/weights.ts";
+import { type MethodSpec, type Shapes, spatialOf } from "./methods.ts";
 import { prototypeContrast } from "./auxiliary.ts";
 
 export interface PairStepOptions {
@@ -27,38 +27,36 @@ export interface PairStepOptions {
 }
 
 export async function buildPairStep(o: PairStepOptions): Promise<{
-  a: UNet;
-  b: UNet;
+  a: SegmentationModel;
+  b: SegmentationModel;
   step: TrainStep;
 }> {
   const { config, classes, shapes: s, method, seed } = o;
   const init = new Rng(seed).fork("train").fork("init");
-  const cfg = unetConfig(config.model, classes);
-  const otherUp = cfg.up === "transpose" ? "bilinear" : "transpose";
   const [a, b] = o.start ? o.start.map((bytes) => decodeModel(bytes).model) : [
-    new UNet(cfg, init.fork("a")),
-    new UNet({ ...cfg, up: method.otherUp ? otherUp : cfg.up }, init.fork("b")),
+    buildModel(config.model, classes, init.fork("a")),
+    buildModel(config.model, classes, init.fork("b"), method.otherUp),
   ];
   if (method.teacher) b.store.copyFrom(a.store);
   const aux = prototypeContrast(
     config,
     method.teacher ? ["a"] : ["a", "b"],
-    cfg.channels![0],
+    config.model.channels[0],
     init.fork("prototype"),
   );
-  const modules = method.modules?.(config, s, cfg.channels!, init.fork("modules")) ?? {};
-  const { h, w } = s;
+  const modules = method.modules?.(config, s, config.model.channels, init.fork("modules")) ?? {};
+  const sp = spatialOf(s);
   const inputs: Record<string, readonly number[] | { shape: number[]; dtype: "int32" }> = {
-    xl: [s.bl, 1, h, w],
-    yl: { shape: [s.bl, h, w], dtype: "int32" },
+    xl: [s.bl, 1, ...sp],
+    yl: { shape: [s.bl, ...sp], dtype: "int32" },
   };
-  if (method.softTargets) inputs.ql = [s.bl, classes, h, w];
+  if (method.softTargets) inputs.ql = [s.bl, classes, ...sp];
   if (method.unlabelled) {
     Object.assign(inputs, {
-      xw: [s.bu, 1, h, w],
-      xs: [s.bu, 1, h, w],
+      xw: [s.bu, 1, ...sp],
+      xs: [s.bu, 1, ...sp],
       mix_perm: [s.bu, s.bu],
-      mix_box: [s.bu, 1, h, w],
+      mix_box: [s.bu, 1, ...sp],
     });
   }
   const opt = config.optimizer;

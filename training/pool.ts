@@ -92,26 +92,13 @@ export const loadPool = (
         });
       }
     }
-    const cache = new Map<number, Float32Array>();
-    let cached = 0;
+    const images = boundedCache(
+      (c) => Effect.map(loadCase(norm, streamed[c]), (x) => x.image),
+      cacheBytes,
+    );
+    const plane = size[0] * size[1];
     const unlabelledSlice = (ref: SliceRef) =>
-      Effect.gen(function* () {
-        let image = cache.get(ref.c);
-        if (image) {
-          cache.delete(ref.c); // re-insert: Map order is the recency order
-        } else {
-          image = (yield* loadCase(norm, streamed[ref.c])).image;
-          cached += image.byteLength;
-          for (const [k, v] of cache) {
-            if (cached <= cacheBytes) break;
-            cache.delete(k);
-            cached -= v.byteLength;
-          }
-        }
-        cache.set(ref.c, image);
-        const plane = size[0] * size[1];
-        return image.subarray(ref.z * plane, (ref.z + 1) * plane);
-      });
+      Effect.map(images(ref.c), (image) => image.subarray(ref.z * plane, (ref.z + 1) * plane));
     return {
       width: size[0],
       height: size[1],
@@ -123,3 +110,29 @@ export const loadPool = (
       unlabelledSlice,
     } satisfies Pool;
   });
+
+/** Memoises `load(i)` for the most recently used entries that fit in `bytes` (at least one). */
+export function boundedCache(
+  load: (i: number) => Effect.Effect<Float32Array, unknown>,
+  bytes: number,
+): (i: number) => Effect.Effect<Float32Array, unknown> {
+  const cache = new Map<number, Float32Array>();
+  let cached = 0;
+  return (i) =>
+    Effect.gen(function* () {
+      let image = cache.get(i);
+      if (image) {
+        cache.delete(i); // re-insert: Map order is the recency order
+      } else {
+        image = yield* load(i);
+        cached += image.byteLength;
+        for (const [k, v] of cache) {
+          if (cached <= bytes) break;
+          cache.delete(k);
+          cached -= v.byteLength;
+        }
+      }
+      cache.set(i, image);
+      return image;
+    });
+}

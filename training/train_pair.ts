@@ -15,9 +15,9 @@ import type { Device } from "../engine/session.ts";
 import { emaUpdate } from "../engine/perturb.ts";
 import { encodeModel } from "../deploy/weights.ts";
 import type { MethodSpec, Shapes } from "./methods.ts";
-import type { LabelledSlice, Pool } from "./pool.ts";
+import type { LabelledSlice } from "./pool.ts";
+import type { TrainingData } from "./data.ts";
 import { buildPairStep } from "./pair_step.ts";
-import { BatchSampler } from "./batches.ts";
 import { BestModels } from "./best_models.ts";
 import { type CheckpointStorage, type CurvePoint, resume, save } from "./checkpoints.ts";
 
@@ -58,7 +58,8 @@ export interface TrainPairOptions {
   readonly augment: typeof AugmentConfig.Type;
   readonly seed: number;
   readonly classes: number;
-  readonly pool: Pool;
+  /** Slices (training/batches.ts sliceData) or patches (training/patches.ts patchData). */
+  readonly data: TrainingData;
   readonly method: MethodSpec;
   /** Model artifacts to start from (a second round) instead of a fresh initialisation. */
   readonly start?: readonly [Uint8Array, Uint8Array];
@@ -71,18 +72,22 @@ export interface TrainPairOptions {
  * and writes model-a/b, best-a/b and curves.json.
  */
 export function trainPair(host: TrainHost, opts: TrainPairOptions) {
-  const { config, augment, seed, classes, pool, method } = opts;
+  const { config, augment, seed, classes, data, method } = opts;
   const failed = (message: string) => new TrainingFailed({ method: method.name, message });
   return Effect.gen(function* () {
     const started = performance.now();
-    yield* checkPool(pool, method, config);
+    yield* checkData(data, method, config);
+    const [h, w] = data.spatial.slice(-2);
     const s: Shapes = {
       bl: config.batch.labelled,
       bu: method.unlabelled ? config.batch.unlabelled : 0,
-      h: pool.height,
-      w: pool.width,
+      ...(data.spatial.length === 3 ? { d: data.spatial[0] } : {}),
+      h,
+      w,
       classes,
     };
+    // Every saved model records how it covers a volume (evaluate and export run it so).
+    const meta = { inference: data.inference };
 
     // Models and the step graph. Model b: a second network, or a's EMA teacher.
     const { a, b, step } = yield* Effect.tryPromise({
@@ -98,7 +103,15 @@ export function trainPair(host: TrainHost, opts: TrainPairOptions) {
         }),
       catch: (e) => failed(`building the step: ${(e as Error).message}`),
     });
-    const best = yield* BestModels.create([a, b], pool, s, method, config.preciseBn, host.device);
+    const best = yield* BestModels.create(
+      [a, b],
+      data,
+      s,
+      method,
+      config.preciseBn,
+      host.device,
+      meta,
+    );
 
     // Resume: weights, optimizer state, step count and both Rngs from the newest checkpoint.
     const { state, resumed } = yield* resume(host.checkpoints, step, best, {
@@ -109,7 +122,7 @@ export function trainPair(host: TrainHost, opts: TrainPairOptions) {
     const { rng, curves } = state;
     const checkpoint = save(host.checkpoints, step, best, state);
 
-    const batches = new BatchSampler(pool, s, method, augment, opts.extra);
+    const batches = data.batches(s, method, augment, opts.extra);
     const bar = host.reporter.progress(`train ${method.name}`, config.steps);
     bar.tick(step.step);
     while (step.step < config.steps) {
@@ -140,7 +153,7 @@ export function trainPair(host: TrainHost, opts: TrainPairOptions) {
       }
       const point: CurvePoint = { step: step.step, loss: result.loss, logs: result.logs };
       if (
-        pool.validation.length &&
+        data.validation.length &&
         (step.step % config.validateEvery === 0 || step.step === config.steps)
       ) {
         point.dice = yield* best.validate(step.step);
@@ -162,8 +175,11 @@ export function trainPair(host: TrainHost, opts: TrainPairOptions) {
     const names = ["model-a.safetensors", "model-b.safetensors"];
     const bestNames = ["best-a.safetensors", "best-b.safetensors"];
     for (const [k, m] of [a, b].entries()) {
-      yield* host.write(names[k], encodeModel(m, { step: step.step, method: method.name }));
-      yield* host.write(bestNames[k], best.dice[k] < 0 ? encodeModel(m) : best.models[k]);
+      yield* host.write(
+        names[k],
+        encodeModel(m, { ...meta, step: step.step, method: method.name }),
+      );
+      yield* host.write(bestNames[k], best.dice[k] < 0 ? encodeModel(m, meta) : best.models[k]);
     }
     yield* host.write("curves.json", encodeJson(curves));
     const last = [...curves].reverse().find((c) => c.dice);
@@ -179,18 +195,18 @@ export function trainPair(host: TrainHost, opts: TrainPairOptions) {
   });
 }
 
-/** A pool the method can train on, or the config problem that says what to set. */
-function checkPool(pool: Pool, method: MethodSpec, config: typeof TrainConfig.Type) {
-  if (!pool.labelled.length) {
+/** Data the method can train on, or the config problem that says what to set. */
+function checkData(data: TrainingData, method: MethodSpec, config: typeof TrainConfig.Type) {
+  if (!data.labelledCount) {
     return new ConfigError({
       problems: ["data.roles: no labelled slice to train on; set an exemplar or labelled volumes"],
     });
   }
-  if (method.unlabelled && (!pool.unlabelled.length || config.batch.unlabelled === 0)) {
+  if (method.unlabelled && (!data.unlabelledCount || config.batch.unlabelled === 0)) {
     return new ConfigError({
       problems: [
         `train.method: ${method.name} learns from unlabelled slices, but ${
-          pool.unlabelled.length ? "train.batch.unlabelled is 0" : "the pool has none"
+          data.unlabelledCount ? "train.batch.unlabelled is 0" : "the pool has none"
         }; use train.method=supervised`,
       ],
     });

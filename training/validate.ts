@@ -1,7 +1,7 @@
-/** Validation during training: 3D Dice of the stacked slice predictions, per model. */
+/** Validation during training: 3D Dice of each validation volume's prediction, per model. */
 import type { Predictor } from "../engine/predict.ts";
-import { predictSlices } from "../deploy/slices.ts";
-import type { ValidationVolume } from "./pool.ts";
+import { predictVolume } from "../deploy/predict_volume.ts";
+import type { TrainingData } from "./data.ts";
 
 /** Mean over volumes and foreground classes of the 3D Dice (an empty pair counts as 1). */
 export function meanDice(
@@ -25,17 +25,19 @@ export function meanDice(
   return n ? total / n : 0;
 }
 
-export async function validationDice(
-  predictor: Predictor,
-  volumes: readonly ValidationVolume[],
-  width: number,
-  height: number,
-): Promise<number> {
+export async function validationDice(predictor: Predictor, data: TrainingData): Promise<number> {
   const cases = [];
-  for (const v of volumes) {
+  for (const v of data.validation) {
     cases.push({
       labels: v.labels,
-      pred: await predictSlices(predictor, v.image, v.slices, width, height),
+      pred: await predictVolume(
+        predictor,
+        data.inference,
+        v.image,
+        v.slices,
+        data.width,
+        data.height,
+      ),
     });
   }
   return meanDice(cases, predictor.model.numClasses);

@@ -10,7 +10,7 @@ import { BaselineOutput } from "../../schemas/outputs.ts";
 import { CHECKPOINT_GRACE_MS, defineStage } from "../../pipeline/stage.ts";
 import { trainPair } from "../../training/train_pair.ts";
 import { methods } from "../../training/methods.ts";
-import { loadPool } from "../../training/pool.ts";
+import { loadTrainingData } from "../../training/load.ts";
 
 export const baseline = defineStage({
   name: "baseline",
@@ -36,13 +36,13 @@ export const baseline = defineStage({
   run: (ctx, { enabled, train: config, augment, seed, classes }) =>
     Effect.gen(function* () {
       if (!enabled) return { enabled: false };
-      const pool = yield* loadPool(ctx.input("normalize"));
+      const data = yield* loadTrainingData(config, ctx.input("normalize"));
       const trained = yield* trainPair(ctx, {
         config,
         augment,
         seed,
         classes,
-        pool,
+        data,
         method: methods.supervised,
       });
       return { enabled: true, train: trained };

@@ -22,8 +22,8 @@ import { keepLargestComponent } from "../../metrics/components.ts";
 import { decodeArrays } from "../../io/array_container.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { checkpointModels, finalModels } from "../final_models.ts";
-import { decodeModel } from "../../deploy/weights.ts";
-import { predictSlices } from "../../deploy/slices.ts";
+import { decodeModel, type Inference } from "../../deploy/weights.ts";
+import { predictorSpatial, predictVolume } from "../../deploy/predict_volume.ts";
 import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
 import { restoreLabels } from "../../deploy/restore.ts";
 import { configDigest } from "../../pipeline/manifest.ts";
@@ -59,7 +59,7 @@ export const evaluate = defineStage({
       const trained = ctx.input("train");
       const summary = trained.summaries[0];
       // The method's pair ("a", "b"), then the supervised baseline's ("baseline a", ...).
-      const models: { name: string; model: Predictor }[] = [];
+      const models: { name: string; model: Predictor; inference: Inference }[] = [];
       const pair = finalModels(ctx, config.checkpoint);
       const baselineStage = ctx.input("baseline");
       const baseline = baselineStage.summaries[0].train;
@@ -77,8 +77,12 @@ export const evaluate = defineStage({
       // Each model of a pair, and the pair itself (their probabilities averaged: "pair").
       for (const { prefix, upstream, names } of sources) {
         const members = [];
+        // How the models cover a volume (recorded in them: slices, or 3D windows).
+        let inference: Inference = { kind: "slices" };
         for (const artifact of names) {
-          members.push(decodeModel(yield* upstream.read(artifact)).model);
+          const decoded = decodeModel(yield* upstream.read(artifact));
+          members.push(decoded.model);
+          inference = decoded.inference;
         }
         const named = [
           ...members.map((m, k) => [prefix + "ab"[k], m] as const),
@@ -89,9 +93,9 @@ export const evaluate = defineStage({
         ];
         for (const [name, model] of named) {
           const predictor = yield* Effect.promise(() =>
-            Predictor.create(model, { spatial: [size[1], size[0]] })
+            Predictor.create(model, { spatial: predictorSpatial(inference, size[0], size[1]) })
           );
-          models.push({ name, model: predictor });
+          models.push({ name, model: predictor, inference });
         }
       }
       const originals = new Map(
@@ -119,9 +123,9 @@ export const evaluate = defineStage({
         }
         const label = stored.label.data as Uint8Array<ArrayBuffer>;
         const image = stored.image.data as Float32Array;
-        for (const { name, model } of models) {
+        for (const { name, model, inference } of models) {
           const small = yield* Effect.promise(() =>
-            predictSlices(model, c.image, info.slices, c.width, c.height)
+            predictVolume(model, inference, c.image, info.slices, c.width, c.height)
           );
           let pred: Uint8Array = restoreLabels(info, small);
           if (config.largestComponent) pred = keepLargestComponent(pred, [nx, ny, nz]);

@@ -1,5 +1,6 @@
 /**
- * Parity of an exported ONNX model with the training engine: the same normalized slices through
+ * Parity of an exported ONNX model with the training engine: the same normalized inputs (slices,
+ * or windows of a 3D model) through
  * onnxruntime (weights baked in, BatchNorm folded at export; layout optimizations off) and through
  * the engine's live-weight Predictor; the largest absolute difference between their softmax
  * probabilities.
@@ -8,11 +9,12 @@ import { type EvalModels, Predictor } from "../../engine/predict.ts";
 import { type Device, ort, Session } from "../../engine/session.ts";
 
 export interface ParityResult {
+  /** Network inputs compared (slices, or 3D windows). */
   readonly slices: number;
   readonly maxAbsDiff: number;
 }
 
-/** Both sessions over one model (or pair); `check` slice stacks, read `result`, then `release`. */
+/** Both sessions over one model (or pair); `check` input stacks, read `result`, then `release`. */
 export class ParityChecker {
   private worst = 0;
   private count = 0;
@@ -20,14 +22,15 @@ export class ParityChecker {
   private constructor(
     private readonly session: Session,
     private readonly predictor: Predictor,
-    private readonly size: readonly [number, number],
+    private readonly spatial: readonly number[],
     private readonly batch: number,
   ) {}
 
   static async create(
     model: EvalModels,
     onnx: Uint8Array,
-    size: readonly [number, number],
+    /** The network input: [H, W] or the [D, H, W] window. */
+    spatial: readonly number[],
     options: { batch?: number; device?: Device } = {},
   ): Promise<ParityChecker> {
     const device = options.device ?? "cpu";
@@ -36,20 +39,18 @@ export class ParityChecker {
     // by up to 1.3e-5 in probability on a LA model. Without them the file reproduces the engine
     // exactly (0 difference on that model), so a difference here is a real export error.
     const session = await Session.create(onnx, { device, optimization: "extended" });
-    const predictor = await Predictor.create(model, {
-      spatial: [size[1], size[0]],
-      session: { device },
-    });
-    return new ParityChecker(session, predictor, size, options.batch ?? 16);
+    const predictor = await Predictor.create(model, { spatial, session: { device } });
+    return new ParityChecker(session, predictor, spatial, options.batch ?? 16);
   }
 
-  /** Runs `slices` normalized slices (slices x H x W) through both. */
-  async check(image: Float32Array, slices: number): Promise<void> {
-    const [W, H] = this.size, plane = W * H;
-    for (let s0 = 0; s0 < slices; s0 += this.batch) {
-      const n = Math.min(this.batch, slices - s0);
+  /** Runs `count` normalized inputs (count x ...spatial) through both. */
+  async check(image: Float32Array, count: number): Promise<void> {
+    const plane = this.spatial.reduce((a, b) => a * b, 1);
+    for (let s0 = 0; s0 < count; s0 += this.batch) {
+      const n = Math.min(this.batch, count - s0);
       const x = image.slice(s0 * plane, (s0 + n) * plane);
-      const a = await this.session.run({ image: new ort.Tensor("float32", x, [n, 1, H, W]) });
+      const shape = [n, 1, ...this.spatial];
+      const a = await this.session.run({ image: new ort.Tensor("float32", x, shape) });
       const p = a.probs.data as Float32Array;
       const q = (await this.predictor.run(x, n)).probs;
       for (let i = 0; i < p.length; i++) {

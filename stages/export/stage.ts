@@ -19,8 +19,10 @@ import { decodeArrays } from "../../io/array_container.ts";
 import { recipeOf } from "../../schemas/normalize_recipe.ts";
 import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
 import { finalModels } from "../final_models.ts";
-import { decodeModel } from "../../deploy/weights.ts";
-import type { UNet } from "../../engine/models/unet.ts";
+import { decodeModel, type Inference } from "../../deploy/weights.ts";
+import type { SegmentationModel } from "../../engine/models/context.ts";
+import { predictorSpatial } from "../../deploy/predict_volume.ts";
+import { cropWindow, type Dims3 } from "../../deploy/sliding_window.ts";
 import { DUET_FORMAT, exportSegmentation, parseDuetModel } from "../../deploy/onnx_model.ts";
 import { ParityChecker } from "./parity.ts";
 import { Segmenter } from "../../deploy/segment.ts";
@@ -73,9 +75,12 @@ export const exportModel = defineStage({
       const exported = config.model === "auto"
         ? chooseOnValidation(ctx.input("evaluate").summaries[0]) ?? "pair"
         : config.model;
-      const members: UNet[] = [];
+      const members: SegmentationModel[] = [];
+      let inference: Inference = { kind: "slices" };
       for (const k of exported === "pair" ? [0, 1] : [exported === "a" ? 0 : 1]) {
-        members.push(decodeModel(yield* pair.upstream.read(pair.names[k])).model);
+        const decoded = decodeModel(yield* pair.upstream.read(pair.names[k]));
+        members.push(decoded.model);
+        inference = decoded.inference;
       }
       const model = members.length > 1 ? members : members[0];
       const norm = ctx.input("normalize");
@@ -87,6 +92,7 @@ export const exportModel = defineStage({
           exportSegmentation(model, {
             classes,
             inputSize: size,
+            inference,
             normalize: recipeOf(normalize),
             // Recorded, not keyed (see evaluate): the config of the run that made this model.
             configDigest: configDigest(ctx.config),
@@ -106,12 +112,15 @@ export const exportModel = defineStage({
       const evaluated = cases.filter((c) => c.role === "validation" || c.role === "test");
       const parityCases: readonly SliceCase[] = validation.length ? validation : evaluated;
       const checker = yield* Effect.promise(() =>
-        ParityChecker.create(model, bytes, size, { device: ctx.device })
+        ParityChecker.create(model, bytes, predictorSpatial(inference, size[0], size[1]), {
+          device: ctx.device,
+        })
       );
       const bar = ctx.reporter.progress("export", parityCases.length + evaluated.length);
       for (const info of parityCases) {
         const c = yield* loadCase(norm, info);
-        yield* Effect.promise(() => checker.check(c.image, info.slices));
+        const inputs = parityInputs(c.image, info.slices, size, inference);
+        yield* Effect.promise(() => checker.check(inputs.data, inputs.count));
         bar.tick();
       }
       yield* Effect.promise(() => checker.release());
@@ -153,3 +162,19 @@ export const exportModel = defineStage({
       return { model: "model.onnx", format: DUET_FORMAT, exported, masks, parity };
     }),
 });
+
+/** A case's parity inputs: its slices, or (3D) the window at the centre of its volume. */
+function parityInputs(
+  image: Float32Array,
+  slices: number,
+  [w, h]: readonly [number, number],
+  inference: Inference,
+): { data: Float32Array; count: number } {
+  if (inference.kind === "slices") return { data: image, count: slices };
+  const dims: Dims3 = [slices, h, w];
+  const patch = predictorSpatial(inference, w, h) as unknown as Dims3;
+  const at = dims.map((n, i) => Math.max(0, (n - patch[i]) >> 1)) as unknown as Dims3;
+  const data = new Float32Array(patch[0] * patch[1] * patch[2]);
+  cropWindow(image, dims, at, patch, data);
+  return { data, count: 1 };
+}

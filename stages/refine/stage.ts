@@ -23,6 +23,7 @@ import { predictSlices } from "../../deploy/slices.ts";
 import { trainPair } from "../../training/train_pair.ts";
 import { relearn, relearnSoft } from "../../training/methods.ts";
 import { loadPool } from "../../training/pool.ts";
+import { sliceData } from "../../training/batches.ts";
 import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
 import type { SliceCase } from "../../schemas/outputs.ts";
 
@@ -201,23 +202,23 @@ export const refine = defineStage({
         yield* trained.read(summary.models[0]),
         yield* trained.read(summary.models[1]),
       ] as const;
-      const data = yield* loadPool(norm);
-      const refs = data.unlabelled.filter((r) => pseudo.has(data.caseIds[r.c]));
-      const plane = data.width * data.height;
+      const slices2d = yield* loadPool(norm);
+      const refs = slices2d.unlabelled.filter((r) => pseudo.has(slices2d.caseIds[r.c]));
+      const plane = slices2d.width * slices2d.height;
       const out = yield* trainPair(ctx, {
         config: { ...train, steps: config.secondRoundSteps },
         augment,
         seed,
         classes,
-        pool: data,
+        data: sliceData(slices2d),
         method: config.soft ? relearnSoft(config.softTemperature) : relearn,
         start,
         extra: (rng) =>
           Effect.gen(function* () {
             const ref = refs[rng.int(0, refs.length)];
-            const id = data.caseIds[ref.c], labels = pseudo.get(id)!, probs = fused.get(id);
+            const id = slices2d.caseIds[ref.c], labels = pseudo.get(id)!, probs = fused.get(id);
             return {
-              image: yield* data.unlabelledSlice(ref),
+              image: yield* slices2d.unlabelledSlice(ref),
               label: labels.subarray(ref.z * plane, (ref.z + 1) * plane),
               probs: probs?.subarray(ref.z * classes * plane, (ref.z + 1) * classes * plane),
             };

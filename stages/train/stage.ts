@@ -8,7 +8,7 @@ import { AugmentConfig, TrainConfig } from "../../schemas/config.ts";
 import { TrainOutput } from "../../schemas/outputs.ts";
 import { CHECKPOINT_GRACE_MS, defineStage } from "../../pipeline/stage.ts";
 import { methodOf } from "../../training/methods.ts";
-import { loadPool } from "../../training/pool.ts";
+import { loadTrainingData } from "../../training/load.ts";
 import { trainPair } from "../../training/train_pair.ts";
 
 const Input = Schema.Struct({
@@ -34,13 +34,13 @@ export const train = defineStage({
   output: TrainOutput,
   run: (ctx, { train: config, augment, seed, classes }) =>
     Effect.gen(function* () {
-      const pool = yield* loadPool(ctx.input("normalize"), ctx.input("synthesize"));
+      const data = yield* loadTrainingData(config, ctx.input("normalize"), ctx.input("synthesize"));
       return yield* trainPair(ctx, {
         config,
         augment,
         seed,
         classes,
-        pool,
+        data,
         method: methodOf(config),
       });
     }),

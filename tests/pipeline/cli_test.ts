@@ -1,6 +1,6 @@
 /**
  * The CLI as users and schedulers drive it, in real processes: SIGKILL at random moments then
- * `resume` (same digests as an uninterrupted run, committed units never re-executed), two racing
+ * `resume`, 2D and 3D (same digests as an uninterrupted run, committed units never re-executed), two racing
  * `stage` processes, bad configs (exit 64), a corrupted artifact (exit 65).
  */
 import { assert, assertEquals } from "../assert.ts";
@@ -109,6 +109,20 @@ Deno.test("SIGKILL at random moments, then resume: same final digests, committed
 Deno.test("SIGKILL and resume with caml's memory bank and attention: the bank resumes bit-identically", async () => {
   const caml = ["train.method=caml", "train.caml.cma=true", "train.caml.occ.weight=0.05"];
   await killAndResume([...FAST, ...caml.flatMap((s) => ["--set", s])], 6, 11);
+});
+
+Deno.test("SIGKILL and resume of a 3D V-Net pair (patches, windows): same final digests", async () => {
+  const vnet = [
+    "data.phantoms.shape=[32,32,16]",
+    "data.roles.exemplar=null",
+    "data.roles.labelled=4",
+    "train.model.arch=vnet3d",
+    "train.model.channels=[2,4,8,16,32]",
+    "train.model.dropout=[0,0,0,0,0]",
+    "train.model.patch=[16,16,16]",
+    "train.method=cps",
+  ];
+  await killAndResume([...FAST, ...vnet.flatMap((s) => ["--set", s])], 4, 13);
 });
 
 Deno.test("two `stage` processes for the same unit: one commits, the other reports cached", async () => {

@@ -8,7 +8,7 @@ import type { AnyStage } from "../../pipeline/stage.ts";
 import { makeMemoryStore, type ObjectStoreShape } from "../../pipeline/store.ts";
 import { stages as registry } from "../../stages/registry.ts";
 
-const tiny = new URL("../pipeline/tiny.json", import.meta.url).pathname;
+export const TINY = new URL("../pipeline/tiny.json", import.meta.url).pathname;
 
 /** Stages of the registry up to and including `last`. */
 export const stagesThrough = (last: string): AnyStage[] =>
@@ -19,7 +19,7 @@ export async function runTiny(
   sets: readonly string[],
   o: { stages?: readonly AnyStage[]; runId?: string; store?: ObjectStoreShape } = {},
 ) {
-  const config = await Effect.runPromise(loadConfig(tiny, sets));
+  const config = await Effect.runPromise(loadConfig(TINY, sets));
   const env: RunEnv = {
     store: o.store ?? makeMemoryStore(),
     runId: o.runId ?? "t",

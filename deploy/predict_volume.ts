@@ -1,0 +1,39 @@
+/**
+ * A model's labels for a normalized nz x H x W volume, the way it was trained to see it: a 2D
+ * model slice by slice, a 3D model through sliding windows. Validation, evaluate, refine and
+ * the exported models' segmentation all go through here, so they score the same predictions.
+ */
+import type { Predictor } from "../engine/predict.ts";
+import type { Inference } from "./weights.ts";
+import { predictSlices } from "./slices.ts";
+import { type Dims3, predictWindows } from "./sliding_window.ts";
+
+/** The network's spatial input for an inference: [H, W] slices or the [D, H, W] window. */
+export const predictorSpatial = (inference: Inference, width: number, height: number): number[] =>
+  inference.kind === "windows"
+    ? [inference.patch[2], inference.patch[1], inference.patch[0]]
+    : [height, width];
+
+/** Argmax labels of the volume, nz x H x W. */
+export function predictVolume(
+  predictor: Predictor,
+  inference: Inference,
+  image: Float32Array,
+  slices: number,
+  width: number,
+  height: number,
+): Promise<Uint8Array> {
+  if (inference.kind === "slices") {
+    return predictSlices(predictor, image, slices, width, height);
+  }
+  const run = async (x: Float32Array, n: number) => (await predictor.run(x, n)).probs;
+  const k = predictor.model.numClasses;
+  return predictWindows(
+    run,
+    k,
+    image,
+    [slices, height, width],
+    predictorSpatial(inference, width, height) as unknown as Dims3,
+    inference.overlap,
+  );
+}

@@ -1,0 +1,92 @@
+/**
+ * Sliding-window inference against its definition: every voxel covered, Gaussian weights that
+ * cancel for a pointwise model whatever the windows and padding, and a real V-Net whose windows
+ * cover the volume exactly once giving the Predictor's own argmax.
+ */
+import { assert, assertEquals } from "../assert.ts";
+import { Rng } from "../../random/rng.ts";
+import { VNet } from "../../engine/models/vnet.ts";
+import { Predictor } from "../../engine/predict.ts";
+import {
+  cropWindow,
+  gaussianWeights,
+  predictWindows,
+  windowStarts,
+} from "../../deploy/sliding_window.ts";
+import { argmaxClasses } from "../../deploy/slices.ts";
+
+Deno.test("window starts cover every voxel, from 0 to n - p, at most (1 - overlap)·p apart", () => {
+  for (const [n, p, overlap] of [[80, 32, 0.5], [33, 16, 0.25], [16, 16, 0.5], [10, 16, 0.5]]) {
+    const starts = windowStarts(n, p, overlap);
+    assertEquals(starts[0], 0);
+    assertEquals(starts.at(-1), Math.max(0, n - p));
+    const covered = new Uint8Array(n);
+    for (const s of starts) for (let i = s; i < Math.min(n, s + p); i++) covered[i] = 1;
+    assert(covered.every((c) => c === 1), `${n}/${p}: not covered`);
+    for (let i = 1; i < starts.length; i++) {
+      assert(starts[i] - starts[i - 1] <= Math.ceil(p * (1 - overlap)), `${starts}`);
+    }
+  }
+});
+
+Deno.test("the Gaussian map peaks at 1 in the centre, is symmetric and never 0", () => {
+  const g = gaussianWeights([4, 6, 8]);
+  assert(Math.abs(g[(1 * 6 + 2) * 8 + 3] - 1) < 1e-6 && Math.max(...g) <= 1);
+  for (let i = 0; i < g.length; i++) assertEquals(g[i], g[g.length - 1 - i]);
+  assert(g.every((v) => v >= 1e-3) && g[0] < 0.01);
+});
+
+Deno.test("a pointwise model gives the same probabilities through any windows (weights cancel)", async () => {
+  const dims = [11, 20, 17] as const, volume = dims[0] * dims[1] * dims[2];
+  const rng = new Rng(9);
+  const image = new Float32Array(volume).map(() => rng.uniform(-2, 2));
+  // Class 1's probability is the sigmoid of the voxel; padded voxels never reach the output.
+  const pointwise = (windows: Float32Array, n: number) => {
+    const size = windows.length / n, out = new Float32Array(2 * windows.length);
+    for (let i = 0; i < n; i++) {
+      for (let q = 0; q < size; q++) {
+        const p = 1 / (1 + Math.exp(-windows[i * size + q]));
+        out[(2 * i + 1) * size + q] = p;
+        out[2 * i * size + q] = 1 - p;
+      }
+    }
+    return Promise.resolve(out);
+  };
+  for (
+    const [patch, overlap] of [[[8, 8, 8], 0.5], [[16, 32, 16], 0.25], [[4, 12, 8], 0]] as const
+  ) {
+    const probs = new Float32Array(2 * volume);
+    const labels = await predictWindows(pointwise, 2, image, dims, patch, overlap, { probs });
+    for (let v = 0; v < volume; v++) {
+      const p = 1 / (1 + Math.exp(-image[v]));
+      assert(Math.abs(probs[volume + v] - p) < 1e-5, `patch ${patch} voxel ${v}`);
+      assertEquals(labels[v], p > 1 - p ? 1 : 0);
+    }
+  }
+});
+
+Deno.test("windows tiling a V-Net's input exactly once give the Predictor's argmax", async () => {
+  const model = new VNet({ nFilters: 2, numClasses: 3, hasDropout: false }, new Rng(3));
+  const patch = [16, 16, 16] as const, dims = [16, 32, 16] as const;
+  const predictor = await Predictor.create(model, { spatial: patch });
+  const rng = new Rng(5), volume = 16 * 32 * 16, window = 16 ** 3;
+  const image = new Float32Array(volume).map(() => rng.uniform(-1, 1));
+  const run = async (x: Float32Array, n: number) => (await predictor.run(x, n)).probs;
+  const labels = await predictWindows(run, 3, image, dims, patch, 0);
+  for (const [i, y0] of [0, 16].entries()) {
+    const x = new Float32Array(window);
+    cropWindow(image, dims, [0, y0, 0], patch, x);
+    const expected = argmaxClasses(await run(x, 1), 0, 3, window);
+    for (let z = 0; z < 16; z++) {
+      for (let y = 0; y < 16; y++) {
+        const got = labels.subarray((z * 32 + y0 + y) * 16, (z * 32 + y0 + y + 1) * 16);
+        assertEquals(
+          [...got],
+          [...expected.subarray((z * 16 + y) * 16, (z * 16 + y + 1) * 16)],
+          `window ${i}`,
+        );
+      }
+    }
+  }
+  await predictor.release();
+});

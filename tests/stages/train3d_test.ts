@@ -1,0 +1,94 @@
+/**
+ * 3D models through the pipeline on the tiny phantoms: a V-Net pair trains on patches, is
+ * validated and evaluated through sliding windows, exports an ONNX model whose windows match the
+ * engine, and its masks come from the same windows; configs 3D cannot take are exit 64.
+ */
+import { Effect, Exit } from "effect";
+import { loadConfig } from "../../pipeline/config.ts";
+import { assert, assertEquals } from "../assert.ts";
+import { failureOf } from "../../pipeline/runner.ts";
+import { exitCodeOf } from "../../pipeline/errors.ts";
+import { makeMemoryStore } from "../../pipeline/store.ts";
+import { sha256 } from "../../pipeline/digest.ts";
+import { decodeModel } from "../../deploy/weights.ts";
+import { parseDuetModel } from "../../deploy/onnx_model.ts";
+import { runTiny, stageFiles, stagesThrough, TINY } from "./tiny_run.ts";
+
+const VNET = [
+  "data.phantoms.shape=[32,32,16]",
+  "data.roles.exemplar=null",
+  "data.roles.labelled=4",
+  "train.model.arch=vnet3d",
+  "train.model.channels=[2,4,8,16,32]",
+  "train.model.dropout=[0,0,0,0,0]",
+  "train.model.patch=[16,16,16]",
+  "train.steps=4",
+  "train.validateEvery=2",
+  "evaluate.baseline=false",
+];
+
+Deno.test("vnet3d cps: patches train, windows validate, evaluate and export (parity < 1e-5)", async () => {
+  const store = makeMemoryStore();
+  const { exit } = await runTiny([...VNET, "train.method=cps"], { store });
+  assert(Exit.isSuccess(exit), String(exit));
+  const train = await stageFiles(store, "train");
+  for (const name of ["model-a.safetensors", "model-b.safetensors", "best-a.safetensors"]) {
+    const { model, inference } = decodeModel(train[name]);
+    assertEquals(model.kind, "vnet3d");
+    assertEquals(inference, { kind: "windows", patch: [16, 16, 16], overlap: 0.5 });
+  }
+  const curves = JSON.parse(new TextDecoder().decode(train["curves.json"]));
+  assertEquals(curves.filter((c: { dice?: number[] }) => c.dice).length, 2);
+  const evaluate = JSON.parse(
+    new TextDecoder().decode((await stageFiles(store, "evaluate"))["metrics.json"]),
+  );
+  assertEquals(evaluate.cases.a.length, 2);
+  const exported = await stageFiles(store, "export");
+  const model = parseDuetModel("model.onnx", exported["model.onnx"]);
+  assertEquals(model.network.kind, "vnet3d");
+  assertEquals(model.inference, { kind: "windows", patch: [16, 16, 16], overlap: 0.5 });
+  assert(
+    Object.keys(exported).filter((n) => n.endsWith(".nii.gz")).length === 2,
+    Object.keys(exported).join(),
+  );
+});
+
+Deno.test("vnet3d is deterministic by seed", async () => {
+  const digest = async (sets: string[]) => {
+    const store = makeMemoryStore();
+    const { exit } = await runTiny([...VNET, "train.method=fixmatch", ...sets], {
+      stages: stagesThrough("train"),
+      store,
+    });
+    assert(Exit.isSuccess(exit), String(exit));
+    return sha256((await stageFiles(store, "train"))["model-a.safetensors"]);
+  };
+  const [one, two, other] = [await digest([]), await digest([]), await digest(["seed=2"])];
+  assertEquals(one, two);
+  assert(one !== other);
+});
+
+Deno.test("configs a V-Net cannot take are exit 64 with every problem named", async () => {
+  const sets = [
+    "train.model.arch=vnet3d",
+    "train.model.channels=[4,8,16,32]",
+    "train.model.patch=[24,16,16]",
+    "train.prototypeContrast.weight=0.1",
+  ];
+  const exit = await Effect.runPromiseExit(loadConfig(TINY, sets));
+  assert(Exit.isFailure(exit));
+  const failure = failureOf(exit.cause) as { problems: string[] };
+  assertEquals(exitCodeOf(failure), 64);
+  const text = failure.problems.join("\n");
+  for (
+    const path of [
+      "train.model.channels",
+      "train.model.patch",
+      "data.roles.exemplar",
+      "train.prototypeContrast",
+    ]
+  ) {
+    assert(text.includes(path), text);
+  }
+  assert(text.includes("[32, 16, 16]"), text);
+});

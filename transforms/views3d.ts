@@ -1,0 +1,161 @@
+/**
+ * Weak/strong views of 3D patches (D x H x W), the volumetric counterpart of views.ts: weak =
+ * in-plane rot90 and flips along each axis (UA-MT's RandomRotFlip, labels moved the same way);
+ * strong = the weak view plus a 3D CutMix box from another patch of the batch, an intensity
+ * curve, brightness/contrast/gamma jitter, in-plane blur of every slice and Gaussian noise
+ * (labels untouched; the boxes are reported so targets can be mixed the same way).
+ */
+import { Rng } from "../random/rng.ts";
+import type { WeakConfig } from "./geometric.ts";
+import {
+  colorJitter,
+  intensityCurve,
+  type JitterParams,
+  sampleCurve,
+  type StrongConfig,
+} from "./intensity.ts";
+import { addNormal, gaussianBlur } from "./smooth.ts";
+import { minMax } from "./image2d.ts";
+
+/** [D, H, W]. */
+export type Dims = readonly [number, number, number];
+
+/** A box [z, y, x] start and [d, h, w] size. */
+export interface Box3 {
+  readonly at: Dims;
+  readonly size: Dims;
+}
+
+export interface Weak3 {
+  /** Quarter turns in the (y, x) plane (0 or 2 when H != W). */
+  readonly rot90: number;
+  /** Flip along z, y, x. */
+  readonly flip: readonly [boolean, boolean, boolean];
+}
+
+export interface Strong3 {
+  readonly cutmix?: { readonly box: Box3; readonly partner: number };
+  readonly curve?: readonly number[];
+  readonly jitter?: JitterParams;
+  readonly blurSigma?: number;
+  readonly noise?: { readonly std: number; readonly seed: number };
+}
+
+/** The 2D views' settings the 3D views share (augment.weak / augment.strong). */
+export type Weak3Config = Pick<
+  WeakConfig,
+  "rot90Probability" | "flipXProbability" | "flipYProbability"
+>;
+export type Strong3Config = Omit<
+  StrongConfig,
+  "cutoutProbability" | "cutoutArea" | "cutoutAspect" | "cutoutFill" | "cutmixAspect"
+>;
+
+export function sampleWeak3(rng: Rng, [, h, w]: Dims, c: Weak3Config): Weak3 {
+  const turns = rng.bool(c.rot90Probability) ? rng.int(0, 4) : 0;
+  return {
+    rot90: h === w ? turns : (turns & 1 ? turns + 1 : turns) % 4,
+    flip: [
+      rng.bool(c.flipYProbability),
+      rng.bool(c.flipYProbability),
+      rng.bool(c.flipXProbability),
+    ],
+  };
+}
+
+/** Writes the weak view of `src` into `out` (same dims); the same move for image and label. */
+export function applyWeak3<T extends Float32Array | Uint8Array>(
+  p: Weak3,
+  src: T,
+  [d, h, w]: Dims,
+  out: T,
+): void {
+  for (let z = 0, i = 0; z < d; z++) {
+    const zs = p.flip[0] ? d - 1 - z : z;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++, i++) {
+        // Output (y, x) reads the source at the inverse quarter turn (square planes for odd turns).
+        let ys = y, xs = x;
+        if (p.rot90 === 1) [ys, xs] = [x, h - 1 - y];
+        else if (p.rot90 === 2) [ys, xs] = [h - 1 - y, w - 1 - x];
+        else if (p.rot90 === 3) [ys, xs] = [w - 1 - x, y];
+        if (p.flip[1]) ys = h - 1 - ys;
+        if (p.flip[2]) xs = w - 1 - xs;
+        out[i] = src[(zs * h + ys) * w + xs];
+      }
+    }
+  }
+}
+
+/** A box holding `fraction` of the patch, its sides in the patch's proportions, inside it. */
+export function sampleBox3(rng: Rng, dims: Dims, fraction: readonly [number, number]): Box3 {
+  const side = Math.cbrt(rng.uniform(fraction[0], fraction[1]));
+  const size = dims.map((n) => Math.max(1, Math.min(n, Math.round(side * n)))) as unknown as Dims;
+  const at = dims.map((n, i) => rng.int(0, n - size[i] + 1)) as unknown as Dims;
+  return { at, size };
+}
+
+/** `partner` is the batch index of a CutMix partner, or undefined when none is available. */
+export function sampleStrong3(
+  rng: Rng,
+  dims: Dims,
+  c: Strong3Config,
+  partner?: number,
+): Strong3 {
+  const out: { -readonly [K in keyof Strong3]: Strong3[K] } = {};
+  if (partner !== undefined && rng.bool(c.cutmixProbability)) {
+    out.cutmix = { box: sampleBox3(rng, dims, c.cutmixArea), partner };
+  }
+  if (c.curveProbability > 0 && rng.bool(c.curveProbability)) {
+    out.curve = sampleCurve(rng, c.curvePoints);
+  }
+  if (rng.bool(c.jitterProbability)) {
+    const lg = Math.log(1 + c.gamma);
+    out.jitter = {
+      brightness: rng.uniform(Math.max(0, 1 - c.brightness), 1 + c.brightness),
+      contrast: rng.uniform(Math.max(0, 1 - c.contrast), 1 + c.contrast),
+      gamma: Math.exp(rng.uniform(-lg, lg)),
+    };
+  }
+  if (rng.bool(c.blurProbability)) out.blurSigma = rng.uniform(c.blurSigma[0], c.blurSigma[1]);
+  if (rng.bool(c.noiseProbability)) {
+    out.noise = { std: rng.uniform(c.noiseStd[0], c.noiseStd[1]), seed: rng.nextUint32() };
+  }
+  return out;
+}
+
+/** Sets `value` (or the partner's voxels) inside the box. */
+export function fillBox3<T extends Float32Array | Uint8Array>(
+  data: T,
+  [, h, w]: Dims,
+  { at, size }: Box3,
+  from: T | number,
+): void {
+  for (let z = at[0]; z < at[0] + size[0]; z++) {
+    for (let y = at[1]; y < at[1] + size[1]; y++) {
+      const i = (z * h + y) * w + at[2];
+      if (typeof from === "number") data.fill(from, i, i + size[2]);
+      else data.set(from.subarray(i, i + size[2]), i);
+    }
+  }
+}
+
+/** Applies a strong view in place to the weak view `data`; `partner` fills the CutMix box. */
+export function applyStrong3(p: Strong3, data: Float32Array, dims: Dims, partner?: Float32Array) {
+  const [d, h, w] = dims;
+  if (p.cutmix) {
+    if (!partner) throw new RangeError("strong view asks for CutMix but no partner given");
+    fillBox3(data, dims, p.cutmix.box, partner);
+  }
+  if (p.curve) intensityCurve(data, p.curve);
+  if (p.jitter) colorJitter(data, p.jitter);
+  if (p.blurSigma) {
+    for (let z = 0; z < d; z++) {
+      gaussianBlur(data.subarray(z * h * w, (z + 1) * h * w), w, h, p.blurSigma);
+    }
+  }
+  if (p.noise && p.noise.std > 0) {
+    const [lo, hi] = minMax(data);
+    addNormal(data, new Rng(p.noise.seed), p.noise.std * (hi - lo));
+  }
+}
