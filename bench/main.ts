@@ -1,15 +1,17 @@
 /**
- * `deno task bench [--json] [--rounds R] [--steps N] [--threads T]`
+ * `deno task bench [--json] [--rounds R] [--steps N] [--threads T] [--no-methods] [--no-3d]`
  *
- * Duet's benchmark U-Net training step, inference batch and dual-model step against PyTorch
- * 1.13 CPU (bench/torch_reference.py, same model, batch, loss, optimizer and thread count) in
- * the same run. The machine may be shared, so the workloads alternate over several rounds
+ * Duet's benchmark U-Net training step, inference batch and dual-model step, and the 3D V-Net
+ * step and sliding-window inference of one LA volume (bench/volume.ts), against PyTorch 1.13 CPU
+ * (bench/torch_reference.py, same model, batch, loss, optimizer and thread count) in the same
+ * run. The machine may be shared, so the workloads alternate over several rounds
  * after warm-up, and each figure is the median over all samples (minimums are in the JSON).
  */
 import { cpus } from "node:os";
 import { dualStep, inference, singleStep, type Workload } from "./steps.ts";
 import { methodStep, VARIANTS } from "./methods.ts";
 import { TorchReference } from "./torch_client.ts";
+import { vnetStep, VOLUME_BENCH, windowInference } from "./volume.ts";
 
 function flag(name: string, dflt: number): number {
   const i = Deno.args.indexOf(`--${name}`);
@@ -63,6 +65,10 @@ const samples: Record<string, number[]> = {
   dual: [],
   torchTrain: [],
   torchInfer: [],
+  vnetTrain: [],
+  vnetInfer: [],
+  torchVnetTrain: [],
+  torchVnetInfer: [],
 };
 // Duet's single and dual steps alternate call by call (their ratio sees the same noise); the
 // engines alternate in blocks of `steps` calls, so neither one's idle spinning threads land in
@@ -106,6 +112,38 @@ if (!Deno.args.includes("--no-methods")) {
   }
 }
 
+// The 3D workloads against PyTorch, engines alternating in blocks as above; `--no-3d` skips them.
+if (!Deno.args.includes("--no-3d")) {
+  const volumeSteps = flag("steps-3d", 2);
+  const vnet = { train: await vnetStep(threads), infer: await windowInference(threads) };
+  const { filters, patch, volume, batch } = VOLUME_BENCH;
+  const torch3d = await TorchReference.start(threads, [
+    "--vnet",
+    [filters, ...patch].join(","),
+    "--volume",
+    volume.join(","),
+    "--batch",
+    String(batch),
+  ]);
+  for (const w of Object.values(vnet)) await timed(w.run, 1);
+  if (torch3d.available) { for (const k of ["train", "infer"] as const) await torch3d.run(k, 1); }
+  for (let r = 0; r < rounds; r++) {
+    samples.vnetTrain.push(...await timed(vnet.train.run, volumeSteps));
+    if (torch3d.available) samples.torchVnetTrain.push(...await torch3d.run("train", volumeSteps));
+    samples.vnetInfer.push(...await timed(vnet.infer.run, 1));
+    if (torch3d.available) samples.torchVnetInfer.push(...await torch3d.run("infer", 1));
+    log(
+      `3D round ${r + 1}/${rounds}: V-Net step ${median(samples.vnetTrain).toFixed(0)} ms, torch ${
+        median(samples.torchVnetTrain).toFixed(0)
+      } ms; windows ${median(samples.vnetInfer).toFixed(0)} ms, torch ${
+        median(samples.torchVnetInfer).toFixed(0)
+      } ms`,
+    );
+  }
+  await torch3d.stop();
+  for (const w of Object.values(vnet)) await w.release();
+}
+
 const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 const lo = Object.fromEntries(
   Object.entries(samples).map(([k, v]) => [k, v.length ? Math.min(...v) : NaN]),
@@ -133,9 +171,17 @@ const result = {
     infer_min_ms: round(lo.torchInfer),
     version: torch.version ?? null,
   },
+  vnet: {
+    train_ms: round(m.vnetTrain),
+    infer_ms: round(m.vnetInfer),
+    torch_train_ms: round(m.torchVnetTrain),
+    torch_infer_ms: round(m.torchVnetInfer),
+  },
   ratio: {
     train: round(ratio(m.train, m.torchTrain)),
     infer: round(ratio(m.infer, m.torchInfer)),
+    vnet_train: round(ratio(m.vnetTrain, m.torchVnetTrain)),
+    vnet_infer: round(ratio(m.vnetInfer, m.torchVnetInfer)),
     dual_vs_single: round(ratio(m.dual, m.train)),
   },
   methods: Object.fromEntries(
@@ -145,7 +191,7 @@ const result = {
       return [v.name, { train_ms: round(ms), added_ms: v.base ? round(ms - base) : null }];
     }),
   ),
-  targets: { train: 1.0, infer: 0.6, dual_vs_single: 2.2 },
+  targets: { train: 1.0, infer: 0.6, dual_vs_single: 2.2, vnet_train: 1.0, vnet_infer: 0.8 },
   setup: {
     threads,
     rounds,
@@ -155,6 +201,9 @@ const result = {
     batch: "4x1x128x128",
     optimizer: "Adam",
     classes: 2,
+    vnet: `V-Net ${VOLUME_BENCH.filters} filters, ${VOLUME_BENCH.batch}x1x${
+      VOLUME_BENCH.patch.join("x")
+    } patches; windows over ${VOLUME_BENCH.volume.join("x")} at overlap ${VOLUME_BENCH.overlap}`,
   },
 };
 
@@ -184,6 +233,20 @@ if (json) {
       "",
       `${rf(result.ratio.dual_vs_single)} x single`,
       "<= 2.2",
+    ],
+    [
+      "V-Net train step, 4x32x64x64 (ms)",
+      f(result.vnet.train_ms),
+      f(result.vnet.torch_train_ms),
+      rf(result.ratio.vnet_train),
+      "<= 1.0",
+    ],
+    [
+      "V-Net sliding windows, one LA volume (ms)",
+      f(result.vnet.infer_ms),
+      f(result.vnet.torch_infer_ms),
+      rf(result.ratio.vnet_infer),
+      "<= 0.8",
     ],
   ];
   const head = ["", "Duet", "PyTorch", "ratio", "target"];

@@ -17,12 +17,14 @@ export class TorchReference {
 
   static async start(
     threads: number,
+    /** More torch_reference.py arguments (--vnet ... for the 3D workloads). */
+    extra: readonly string[] = [],
     python = Deno.env.get("DUET_TORCH_PYTHON") ?? "/usr/bin/python3",
   ) {
     const t = new TorchReference();
     try {
       t.child = new Deno.Command(python, {
-        args: [SCRIPT, "--serve", "--threads", String(threads)],
+        args: [SCRIPT, "--serve", "--threads", String(threads), ...extra],
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
