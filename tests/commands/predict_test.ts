@@ -1,16 +1,17 @@
 /**
  * `deno task pipeline predict` in real processes: masks read back by nibabel with the input's
  * exact affine and shape, labels equal to the training engine's Predictor run through the same
- * preprocessing, PNG and DICOM inputs, and clear errors (non-Duet model, bad input, wrong
+ * preprocessing (a 3D model's sliding windows too), PNG and DICOM inputs, and clear errors (non-Duet model, bad input, wrong
  * dimensionality) that leave no half-written file in --out.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { cli } from "../cli.ts";
 import { UNet } from "../../engine/models/unet.ts";
+import { VNet } from "../../engine/models/vnet.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { exportOnnx } from "../../engine/predict.ts";
 import { readDicomSeries } from "../../io/dicom.ts";
-import { readNifti } from "../../io/nifti.ts";
+import { encodeNifti, readNifti } from "../../io/nifti.ts";
 import { readPng } from "../../io/png.ts";
 import type { Volume } from "../../io/volume.ts";
 import {
@@ -22,6 +23,7 @@ import { Rng } from "../../random/rng.ts";
 import { exportSegmentation } from "../../deploy/onnx_model.ts";
 import { predictRecipe } from "../../deploy/segment.ts";
 import { predictSlices } from "../../deploy/slices.ts";
+import { predictVolume } from "../../deploy/predict_volume.ts";
 import { encodeDicomSlice } from "../io/dicom_writer.ts";
 import { python, tempDir } from "../io/python.ts";
 
@@ -368,6 +370,70 @@ with h5py.File(d + "/scan_zyx.h5", "w") as f:
     ]);
     assertEquals(unnamed.code, 65, unnamed.stderr);
     assert(unnamed.stderr.includes('no dataset "image" (the file has: img)'), unnamed.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("predict: a 3D V-Net slides its windows over a NIfTI volume, equal to the engine's", async () => {
+  const dir = tempDir("predict3d");
+  try {
+    const net = new VNet({ nFilters: 2, numClasses: 3, hasDropout: false }, new Rng(21));
+    const rng = new Rng(22);
+    net.store.buffers.data.forEach((_, i, a) => (a[i] = 0.3 + rng.next()));
+    net.store.params.data.forEach((v, i, a) => (a[i] = v + 0.2 * rng.normal()));
+    const inference = { kind: "windows", patch: [16, 16, 16], overlap: 0.5 } as const;
+    await Deno.writeFile(
+      `${dir}/model.onnx`,
+      exportSegmentation(net, {
+        classes: ["bg", "a", "b"],
+        inputSize: [32, 24],
+        inference,
+        normalize: RECIPE,
+        configDigest: "test",
+      }),
+    );
+    // 20 slices: two windows along z (zero-padded nowhere), three along x, two along y.
+    const [nx, ny, nz] = [40, 30, 20];
+    const image: Volume = {
+      data: new Float32Array(nx * ny * nz).map((_, i) => {
+        const x = i % nx, y = Math.floor(i / nx) % ny;
+        const body = ((x - 22) / 13) ** 2 + ((y - 14) / 9) ** 2 < 1;
+        return body ? 100 + 40 * Math.sin(x / 3 + i / 1200) + 5 * rng.normal() : 0;
+      }),
+      shape: [nx, ny, nz],
+      spacing: [0.8, 0.8, 2],
+      affine: [0.8, 0, 0, -12, 0, 0.8, 0, 30, 0, 0, 2, -7, 0, 0, 0, 1],
+    };
+    await Deno.writeFile(`${dir}/scan.nii.gz`, encodeNifti(image));
+    const r = await predictCli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/scan.nii.gz`,
+      "--out",
+      `${dir}/out`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const mask = readNifti(`${dir}/out/scan.nii.gz`);
+    assertEquals(mask.shape, image.shape);
+
+    const { slices, transform } = normalizeCase("x", image, undefined, predictRecipe(RECIPE));
+    const [W, H] = RECIPE.size!;
+    const stacked = new Float32Array(slices.length * W * H);
+    slices.forEach((s, i) => stacked.set(s.image, i * W * H));
+    const predictor = await Predictor.create(net, {
+      spatial: [16, 16, 16],
+      session: { threads: 1 },
+    });
+    const labels = await predictVolume(predictor, inference, stacked, slices.length, W, H);
+    await predictor.release();
+    const want = restoreToOriginal(
+      transform,
+      slices.map((s, i) => ({ z: s.z, label: labels.subarray(i * W * H, (i + 1) * W * H) })),
+    ).data;
+    assert(new Set(want).size > 1, "test model should predict more than one class");
+    assert(mismatches(new Uint8Array(mask.data.map((v) => v)), want) <= 2, "labels differ");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -311,6 +311,12 @@ const cases: GradCase[] = [
     tf: ({ x }) => upHalfPixel(upHalfPixel(x, 2), 3),
   },
   {
+    name: "Resize trilinear x2 half_pixel (V-Net's interpolating up-sampling)",
+    shapes: { x: [1, 2, 3, 4, 2] },
+    build: ({ x }) => op.resize(x, { scales: [2, 2, 2], mode: "linear" }),
+    tf: ({ x }) => upHalfPixel(upHalfPixel(upHalfPixel(x, 2), 3), 4),
+  },
+  {
     name: "Resize bilinear x2 align_corners",
     shapes: { x: [1, 2, 4, 4] },
     build: ({ x }) =>
