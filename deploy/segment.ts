@@ -80,6 +80,13 @@ export class Segmenter {
         `the model takes ${inChannels} channels per slice; this image has one`,
       );
     }
+    if (this.model.inference.kind === "windows" && nz < 2) {
+      throw new DataError(
+        file,
+        "a 3D model segments volumes, and this image has one slice",
+        "give the whole volume (NIfTI, .h5 or a DICOM series), or use a 2D model",
+      );
+    }
     const recipe = predictRecipe(this.model.normalize);
     const { slices, transform } = normalizeCase(file, image, undefined, recipe);
     const [W, H] = this.model.inputSize;

@@ -434,6 +434,23 @@ Deno.test("predict: a 3D V-Net slides its windows over a NIfTI volume, equal to 
     ).data;
     assert(new Set(want).size > 1, "test model should predict more than one class");
     assert(mismatches(new Uint8Array(mask.data.map((v) => v)), want) <= 2, "labels differ");
+
+    // One slice is not a volume: one line, exit 65, nothing written.
+    await Deno.writeFile(
+      `${dir}/one.nii.gz`,
+      encodeNifti({ ...image, data: image.data.slice(0, nx * ny), shape: [nx, ny, 1] }),
+    );
+    const one = await predictCli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/one.nii.gz`,
+      "--out",
+      `${dir}/out1`,
+    ]);
+    assertEquals(one.code, 65, one.stderr);
+    assert(one.stderr.includes("a 3D model segments volumes"), one.stderr);
+    assert(!listOut(dir).includes("out1") || listOut(`${dir}/out1`).length === 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

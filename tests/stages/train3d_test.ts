@@ -39,6 +39,8 @@ Deno.test("vnet3d cps: patches train, windows validate, evaluate and export (par
   }
   const curves = JSON.parse(new TextDecoder().decode(train["curves.json"]));
   assertEquals(curves.filter((c: { dice?: number[] }) => c.dice).length, 2);
+  // The report's preview shows 3D views of patches.
+  assert((await stageFiles(store, "augment"))["views.png"]);
   const evaluate = JSON.parse(
     new TextDecoder().decode((await stageFiles(store, "evaluate"))["metrics.json"]),
   );
