@@ -1,5 +1,6 @@
 /**
  * Weak/strong views of 3D patches (D x H x W), the volumetric counterpart of views.ts: weak =
+ * a zoom-in (a sub-box of the patch scaled up to it: trilinear for images, nearest for labels),
  * in-plane rot90 and flips along each axis (UA-MT's RandomRotFlip, labels moved the same way);
  * strong = the weak view plus a 3D CutMix box from another patch of the batch, an intensity
  * curve, brightness/contrast/gamma jitter, in-plane blur of every slice and Gaussian noise
@@ -27,6 +28,8 @@ export interface Box3 {
 }
 
 export interface Weak3 {
+  /** Zoom-in: the patch shows the box of 1/factor its size starting at `at` (voxels), scaled up. */
+  readonly zoom?: { readonly factor: number; readonly at: readonly [number, number, number] };
   /** Quarter turns in the (y, x) plane (0 or 2 when H != W). */
   readonly rot90: number;
   /** Flip along z, y, x. */
@@ -44,16 +47,24 @@ export interface Strong3 {
 /** The 2D views' settings the 3D views share (augment.weak / augment.strong). */
 export type Weak3Config = Pick<
   WeakConfig,
-  "rot90Probability" | "flipXProbability" | "flipYProbability"
+  "rot90Probability" | "flipXProbability" | "flipYProbability" | "zoomProbability" | "zoom"
 >;
 export type Strong3Config = Omit<
   StrongConfig,
   "cutoutProbability" | "cutoutArea" | "cutoutAspect" | "cutoutFill" | "cutmixAspect"
 >;
 
-export function sampleWeak3(rng: Rng, [, h, w]: Dims, c: Weak3Config): Weak3 {
+export function sampleWeak3(rng: Rng, dims: Dims, c: Weak3Config): Weak3 {
+  let zoom: Weak3["zoom"];
+  if (rng.bool(c.zoomProbability)) {
+    const factor = rng.uniform(c.zoom[0], c.zoom[1]);
+    const at = dims.map((n) => rng.uniform(0, n - n / factor)) as [number, number, number];
+    zoom = { factor, at };
+  }
+  const [, h, w] = dims;
   const turns = rng.bool(c.rot90Probability) ? rng.int(0, 4) : 0;
   return {
+    ...(zoom ? { zoom } : {}),
     rot90: h === w ? turns : (turns & 1 ? turns + 1 : turns) % 4,
     flip: [
       rng.bool(c.flipYProbability),
@@ -63,28 +74,64 @@ export function sampleWeak3(rng: Rng, [, h, w]: Dims, c: Weak3Config): Weak3 {
   };
 }
 
-/** Writes the weak view of `src` into `out` (same dims); the same move for image and label. */
+/**
+ * Writes the weak view of `src` into `out` (same dims); the same move for image and label (a
+ * Uint8Array is a label: nearest-neighbour under zoom).
+ */
 export function applyWeak3<T extends Float32Array | Uint8Array>(
   p: Weak3,
   src: T,
-  [d, h, w]: Dims,
+  dims: Dims,
   out: T,
 ): void {
+  const [d, h, w] = dims, nearest = src instanceof Uint8Array;
+  const f = p.zoom?.factor ?? 1, [az, ay, ax] = p.zoom?.at ?? [0, 0, 0];
+  // Source coordinate of zoomed-view voxel i along an axis: the centre of its 1/f-sized cell.
+  const at = (a: number, i: number) => (f === 1 ? i : a + (i + 0.5) / f - 0.5);
   for (let z = 0, i = 0; z < d; z++) {
-    const zs = p.flip[0] ? d - 1 - z : z;
+    const zr = p.flip[0] ? d - 1 - z : z;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++, i++) {
-        // Output (y, x) reads the source at the inverse quarter turn (square planes for odd turns).
-        let ys = y, xs = x;
-        if (p.rot90 === 1) [ys, xs] = [x, h - 1 - y];
-        else if (p.rot90 === 2) [ys, xs] = [h - 1 - y, w - 1 - x];
-        else if (p.rot90 === 3) [ys, xs] = [w - 1 - x, y];
-        if (p.flip[1]) ys = h - 1 - ys;
-        if (p.flip[2]) xs = w - 1 - xs;
-        out[i] = src[(zs * h + ys) * w + xs];
+        // Output (y, x) reads the view at the inverse quarter turn (square planes for odd turns).
+        let yr = y, xr = x;
+        if (p.rot90 === 1) [yr, xr] = [x, h - 1 - y];
+        else if (p.rot90 === 2) [yr, xr] = [h - 1 - y, w - 1 - x];
+        else if (p.rot90 === 3) [yr, xr] = [w - 1 - x, y];
+        if (p.flip[1]) yr = h - 1 - yr;
+        if (p.flip[2]) xr = w - 1 - xr;
+        out[i] = f === 1
+          ? src[(zr * h + yr) * w + xr]
+          : sample(src, dims, at(az, zr), at(ay, yr), at(ax, xr), nearest);
       }
     }
   }
+}
+
+/** The volume at a continuous position: trilinear, or the nearest voxel; edges clamped. */
+function sample(
+  src: Float32Array | Uint8Array,
+  [d, h, w]: Dims,
+  z: number,
+  y: number,
+  x: number,
+  nearest: boolean,
+): number {
+  const clamp = (v: number, n: number) => Math.min(n - 1, Math.max(0, v));
+  if (nearest) {
+    return src[
+      (clamp(Math.round(z), d) * h + clamp(Math.round(y), h)) * w + clamp(Math.round(x), w)
+    ];
+  }
+  const [z0, y0, x0] = [Math.floor(z), Math.floor(y), Math.floor(x)];
+  const [tz, ty, tx] = [z - z0, y - y0, x - x0];
+  let v = 0;
+  for (let k = 0; k < 8; k++) {
+    const [dz, dy, dx] = [k >> 2, (k >> 1) & 1, k & 1];
+    const weight = (dz ? tz : 1 - tz) * (dy ? ty : 1 - ty) * (dx ? tx : 1 - tx);
+    if (weight === 0) continue;
+    v += weight * src[(clamp(z0 + dz, d) * h + clamp(y0 + dy, h)) * w + clamp(x0 + dx, w)];
+  }
+  return v;
 }
 
 /** A box holding `fraction` of the patch, its sides in the patch's proportions, inside it. */

@@ -26,12 +26,51 @@ function volume() {
 Deno.test("weak 3D views move image and label together and keep every voxel", () => {
   const { image, label } = volume();
   for (let seed = 0; seed < 30; seed++) {
-    const p = sampleWeak3(new Rng(seed), dims, { ...augment.weak, rot90Probability: 1 });
+    const p = sampleWeak3(new Rng(seed), dims, {
+      ...augment.weak,
+      rot90Probability: 1,
+      zoomProbability: 0,
+    });
     const [wi, wl] = [new Float32Array(size), new Uint8Array(size)];
     applyWeak3(p, image, dims, wi);
     applyWeak3(p, label, dims, wl);
     for (let i = 0; i < size; i++) assertEquals(wl[i], wi[i] >= 1 ? 1 : 0);
     assertEquals([...wi].sort().join(), [...image].sort().join());
+  }
+});
+
+Deno.test("3D zoom-in: trilinear is exact on a linear ramp, labels take the nearest voxel", () => {
+  const [d, h, w] = dims;
+  const ramp = Float32Array.from({ length: size }, (_, i) => {
+    const x = i % w, y = Math.floor(i / w) % h, z = Math.floor(i / (w * h));
+    return 100 * z + 10 * y + x;
+  });
+  const xs = Uint8Array.from({ length: size }, (_, i) => i % w);
+  for (let seed = 0; seed < 10; seed++) {
+    const p = sampleWeak3(new Rng(seed), dims, {
+      ...augment.weak,
+      rot90Probability: 0,
+      flipXProbability: 0,
+      flipYProbability: 0,
+      zoomProbability: 1,
+      zoom: [1.1, 1.5],
+    });
+    const { factor: f, at } = p.zoom!;
+    const [image, label] = [new Float32Array(size), new Uint8Array(size)];
+    applyWeak3(p, ramp, dims, image);
+    applyWeak3(p, xs, dims, label);
+    const pos = (a: number, i: number) => a + (i + 0.5) / f - 0.5;
+    for (let z = 0; z < d - 1; z++) {
+      for (let y = 0; y < h - 1; y++) {
+        for (let x = 0; x < w - 1; x++) {
+          const [pz, py, px] = [pos(at[0], z), pos(at[1], y), pos(at[2], x)];
+          const i = (z * h + y) * w + x;
+          if (Math.min(pz, py, px) < 0) continue;
+          assert(Math.abs(image[i] - (100 * pz + 10 * py + px)) < 1e-3, `seed ${seed} voxel ${i}`);
+          assertEquals(label[i], Math.min(w - 1, Math.round(px)));
+        }
+      }
+    }
   }
 });
 
