@@ -53,11 +53,11 @@ export class Segmenter {
 
   static async create(model: DuetModel, options: SegmenterOptions = {}): Promise<Segmenter> {
     const kind = model.network.kind;
-    if (kind !== "unet2d" && kind !== "vnet3d") {
+    if (kind !== "unet2d" && kind !== "unet3d" && kind !== "vnet3d") {
       throw new DataError(
         model.path,
-        `network kind "${String(kind)}" is not supported by this Duet (it segments with unet2d ` +
-          `and vnet3d models)`,
+        `network kind "${String(kind)}" is not supported by this Duet (it segments with unet2d, ` +
+          `unet3d and vnet3d models)`,
       );
     }
     const session = await Session.create(model.bytes, {

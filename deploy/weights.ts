@@ -1,6 +1,6 @@
 /**
  * The trained-model artifact: the engine's safetensors weights file whose metadata holds the
- * network's configuration (a 2D U-Net or a 3D V-Net) and, for 3D, the sliding window it is run
+ * network's configuration (a 2D or 3D U-Net, or a 3D V-Net) and, for 3D, the sliding window it is run
  * with, so whoever reads it (evaluation, refinement, export) rebuilds the network and runs it as
  * it was validated, without the training config.
  */
@@ -22,7 +22,7 @@ export type Inference =
   };
 
 export const inferenceOf = (model: typeof ModelConfig.Type): Inference =>
-  model.arch === "vnet3d" && model.patch
+  model.arch !== "unet2d" && model.patch
     ? { kind: "windows", patch: model.patch, overlap: model.overlap }
     : { kind: "slices" };
 
@@ -40,7 +40,10 @@ export function buildModel(
   if (model.arch === "vnet3d") {
     return new VNet(vnetConfig(model, classes, up), rng);
   }
-  return new UNet(unetConfig(model, classes, up), rng);
+  return new UNet(
+    { ...unetConfig(model, classes, up), dims: model.arch === "unet3d" ? 3 : 2 },
+    rng,
+  );
 }
 
 const unetConfig = (
@@ -81,12 +84,12 @@ export function decodeModel(bytes: Uint8Array): {
   const duet = decodeSafetensors(bytes).metadata.duet;
   const meta: Record<string, unknown> = duet ? JSON.parse(duet) : {};
   const cfg = meta.model as (UNetConfig & VNetConfig & { kind?: string }) | undefined;
-  const model = cfg?.kind === "unet2d"
+  const model = cfg?.kind === "unet2d" || cfg?.kind === "unet3d"
     ? new UNet(cfg, new Rng(0))
     : cfg?.kind === "vnet3d"
     ? new VNet(cfg, new Rng(0))
     : undefined;
-  if (!model) throw new Error("not a Duet model artifact (no unet2d or vnet3d config)");
+  if (!model) throw new Error("not a Duet model artifact (no unet2d, unet3d or vnet3d config)");
   loadModel(model.store, bytes);
   const inference = (meta.inference as Inference | undefined) ?? { kind: "slices" };
   return { model, inference, meta };

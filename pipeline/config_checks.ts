@@ -9,7 +9,7 @@ import { PHANTOM_MAX_CLASSES, PHANTOM_MIN_SIZE } from "../datasets/phantom.ts";
 /** Every cross-field problem, each naming its path and the fix; empty when there is none. */
 export function crossFieldProblems(config: Config): string[] {
   const problems: string[] = [];
-  if (config.train.model.arch === "vnet3d") {
+  if (config.train.model.arch !== "unet2d") {
     return [...volumeModelProblems(config), ...dataProblems(config)];
   }
   // Each U-Net level below the first halves the slice, and the skips must meet the same size.
@@ -48,12 +48,17 @@ function dataProblems(config: Config): string[] {
   return problems;
 }
 
-/** V-Net stages: 16·2^i filters, four halvings (patch sides multiples of 16); what 3D leaves out. */
+/**
+ * 3D models: the V-Net's stages have 16·2^i filters and halve four times, a 3D U-Net halves once
+ * per level below the first, so patch sides are multiples of 16 or 2^(levels - 1); what 3D
+ * leaves out.
+ */
 function volumeModelProblems(config: Config): string[] {
   const problems: string[] = [];
   const { model } = config.train;
   const nf = model.channels[0];
-  if (model.channels.length !== 5 || model.channels.some((c, i) => c !== nf << i)) {
+  const vnet = model.arch === "vnet3d";
+  if (vnet && (model.channels.length !== 5 || model.channels.some((c, i) => c !== nf << i))) {
     problems.push(
       `train.model.channels: vnet3d has five stages, each with twice the filters of the last, ` +
         `e.g. [${[0, 1, 2, 3, 4].map((i) => nf << i).join(", ")}]; got [${
@@ -61,13 +66,14 @@ function volumeModelProblems(config: Config): string[] {
         }]`,
     );
   }
+  const factor = vnet ? 16 : 2 ** (model.channels.length - 1);
   if (!model.patch) {
-    problems.push("train.model.patch: vnet3d needs a patch [x, y, z], e.g. [64, 64, 32]");
-  } else if (model.patch.some((p) => p % 16 !== 0)) {
-    const fit = model.patch.map((p) => Math.max(16, Math.round(p / 16) * 16));
+    problems.push(`train.model.patch: ${model.arch} needs a patch [x, y, z], e.g. [64, 64, 32]`);
+  } else if (model.patch.some((p) => p % factor !== 0)) {
+    const fit = model.patch.map((p) => Math.max(factor, Math.round(p / factor) * factor));
     problems.push(
-      `train.model.patch: [${model.patch.join(", ")}] must be multiples of 16 (the V-Net halves ` +
-        `it four times), e.g. [${fit.join(", ")}]`,
+      `train.model.patch: [${model.patch.join(", ")}] must be multiples of ${factor} (the ` +
+        `${model.arch} halves it ${Math.log2(factor)} times), e.g. [${fit.join(", ")}]`,
     );
   }
   const unsupported: [boolean, string][] = [
@@ -77,23 +83,23 @@ function volumeModelProblems(config: Config): string[] {
     ],
     [
       config.normalize.slices !== "all",
-      'normalize.slices: vnet3d trains on whole labelled volumes; set "all"',
+      'normalize.slices: 3D models train on whole labelled volumes; set "all"',
     ],
     [
       config.train.synthetic === "always",
-      'train.synthetic: the synthetic samples are 2D slices; vnet3d cannot use them (set "method" or "never")',
+      'train.synthetic: the synthetic samples are 2D slices; 3D models cannot use them (set "method" or "never")',
     ],
     [
       config.train.caml.cma || config.train.caml.occ.weight > 0,
-      "train.caml: cma and occ are 2D-only in this version; turn them off for vnet3d",
+      "train.caml: cma and occ are 2D-only in this version; turn them off for 3D models",
     ],
     [
       config.train.prototypeContrast.weight > 0,
-      "train.prototypeContrast: 2D-only in this version; set its weight to 0 for vnet3d",
+      "train.prototypeContrast: 2D-only in this version; set its weight to 0 for 3D models",
     ],
     [
       config.refine.enabled,
-      "refine.enabled: refinement is 2D-only in this version; set false for vnet3d",
+      "refine.enabled: refinement is 2D-only in this version; set false for 3D models",
     ],
   ];
   for (const [bad, line] of unsupported) if (bad) problems.push(line);

@@ -150,19 +150,20 @@ export const AugmentConfig = Schema.Struct({
 });
 
 export const ModelConfig = Schema.Struct({
-  /** A 2D U-Net on slices (SSL4MIS), or the 3D V-Net of UA-MT/CAML on patches of the volume. */
-  arch: Schema.Literals(["unet2d", "vnet3d"]),
-  /** unet2d: channels per level. vnet3d: its five stages' filters, each twice the last. */
+  /** A 2D U-Net on slices (SSL4MIS), or on patches of the volume the 3D V-Net of UA-MT/CAML or
+   * the same U-Net with 3D convolutions. */
+  arch: Schema.Literals(["unet2d", "vnet3d", "unet3d"]),
+  /** U-Nets: channels per level. vnet3d: its five stages' filters, each twice the last. */
   channels: Schema.Array(PositiveInt).check(Schema.isMinLength(2)),
-  /** unet2d: dropout per level. vnet3d: its Dropout3d(0.5) after blocks five and nine is on
+  /** U-Nets: dropout per level. vnet3d: its Dropout3d(0.5) after blocks five and nine is on
    * when any entry is above 0. */
   dropout: Schema.Array(Probability),
   /** Up-sampling: transposed convolution, or (bi/tri)linear interpolation and a convolution. */
   up: Schema.Literals(["transpose", "bilinear"]),
-  /** vnet3d: the patch [x, y, z] in voxels it trains on and slides over a volume at inference;
-   * null for unet2d. */
+  /** 3D models: the patch [x, y, z] in voxels they train on and slide over a volume at
+   * inference; null for unet2d. */
   patch: Schema.NullOr(Schema.Tuple([PositiveInt, PositiveInt, PositiveInt])),
-  /** vnet3d: overlap of neighbouring windows at inference, a fraction of the patch. */
+  /** 3D models: overlap of neighbouring windows at inference, a fraction of the patch. */
   overlap: Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)),
 });
 
@@ -178,7 +179,7 @@ export const TrainConfig = Schema.Struct({
     weightDecay: NonNegative,
     schedule: Schema.Literals(["constant", "poly"]),
   }),
-  /** vnet3d: share of labelled patches centred on a foreground voxel (nnU-Net: 0.33); the
+  /** 3D models: share of labelled patches centred on a foreground voxel (nnU-Net: 0.33); the
    * others are placed uniformly. */
   foregroundPatches: Probability,
   checkpointEvery: PositiveInt,

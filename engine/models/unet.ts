@@ -1,5 +1,6 @@
 /**
- * 2-D U-Net in the SSL4MIS configuration (HiLab-git/SSL4MIS code/networks/unet.py): ConvBlock =
+ * U-Net in the SSL4MIS configuration (2-D, or the same network with 3-D convolutions and pooling:
+ * `dims: 3`, kind "unet3d") (HiLab-git/SSL4MIS code/networks/unet.py): ConvBlock =
  * conv3x3-BN-LeakyReLU-Dropout-conv3x3-BN-LeakyReLU, MaxPool down, conv1x1 + bilinear
  * (align_corners) or ConvTranspose (k2 s2) up, concat skips [skip, up], 3x3 output conv.
  * SSL4MIS's Decoder never passes its `bilinear: False` setting to UpBlock, whose default is
@@ -24,6 +25,8 @@ export interface UNetConfig {
   /** "bilinear" (what SSL4MIS's UNet effectively uses; default) or "transpose". */
   up?: "transpose" | "bilinear";
   leakySlope?: number;
+  /** Spatial dims: 2 (slices, default) or 3 (patches of a volume). */
+  dims?: 2 | 3;
 }
 
 export const SSL4MIS_CHANNELS = [16, 32, 64, 128, 256];
@@ -41,15 +44,16 @@ class ConvBlock {
     outC: number,
     readonly p: number,
     readonly slope: number,
+    dims: 2 | 3,
   ) {
-    this.c1 = new Conv(store, `${name}.conv_conv.0`, { inC, outC, kernel: 3, pad: 1, dims: 2 });
+    this.c1 = new Conv(store, `${name}.conv_conv.0`, { inC, outC, kernel: 3, pad: 1, dims });
     this.b1 = new BatchNorm(store, `${name}.conv_conv.1`, outC);
     this.c2 = new Conv(store, `${name}.conv_conv.4`, {
       inC: outC,
       outC,
       kernel: 3,
       pad: 1,
-      dims: 2,
+      dims,
     });
     this.b2 = new BatchNorm(store, `${name}.conv_conv.5`, outC);
   }
@@ -73,27 +77,28 @@ class UpBlock {
     out: number,
     readonly bilinear: boolean,
     slope: number,
+    readonly dims: 2 | 3,
   ) {
     if (bilinear) {
       this.conv1x1 = new Conv(store, `${name}.conv1x1`, {
         inC: in1,
         outC: in2,
         kernel: 1,
-        dims: 2,
+        dims,
       });
     } else {this.up = new ConvTranspose(store, `${name}.up`, {
         inC: in1,
         outC: in2,
         kernel: 2,
-        dims: 2,
+        dims,
       });}
-    this.conv = new ConvBlock(store, `${name}.conv`, in2 * 2, out, 0, slope);
+    this.conv = new ConvBlock(store, `${name}.conv`, in2 * 2, out, 0, slope, dims);
   }
 
   apply(ctx: ModelContext, x1: Tensor, x2: Tensor, mode: Mode): Tensor {
     const u = this.bilinear
       ? op.resize(this.conv1x1!.apply(ctx, x1), {
-        scales: [2, 2],
+        scales: new Array(this.dims).fill(2),
         mode: "linear",
         coordinateTransform: "align_corners",
       })
@@ -103,11 +108,11 @@ class UpBlock {
 }
 
 export class UNet implements SegmentationModel {
-  readonly kind = "unet2d";
+  readonly kind: "unet2d" | "unet3d";
   readonly store = new ParamStore();
   readonly inChannels: number;
   readonly numClasses: number;
-  readonly spatialDims = 2;
+  readonly spatialDims: 2 | 3;
   readonly channels: number[];
   readonly dropoutP: number[];
   private readonly enc: ConvBlock[] = [];
@@ -117,6 +122,8 @@ export class UNet implements SegmentationModel {
   constructor(readonly cfg: UNetConfig, rng: Rng) {
     this.inChannels = cfg.inChannels ?? 1;
     this.numClasses = cfg.numClasses;
+    const dims = this.spatialDims = cfg.dims ?? 2;
+    this.kind = dims === 3 ? "unet3d" : "unet2d";
     this.channels = cfg.channels ?? SSL4MIS_CHANNELS;
     const ch = this.channels;
     this.dropoutP = cfg.dropout ?? SSL4MIS_DROPOUT.slice(0, ch.length);
@@ -124,7 +131,7 @@ export class UNet implements SegmentationModel {
     const slope = cfg.leakySlope ?? 0.01;
     const s = this.store;
     this.enc.push(
-      new ConvBlock(s, "encoder.in_conv", this.inChannels, ch[0], this.dropoutP[0], slope),
+      new ConvBlock(s, "encoder.in_conv", this.inChannels, ch[0], this.dropoutP[0], slope, dims),
     );
     for (let i = 1; i < ch.length; i++) {
       this.enc.push(
@@ -135,19 +142,22 @@ export class UNet implements SegmentationModel {
           ch[i],
           this.dropoutP[i],
           slope,
+          dims,
         ),
       );
     }
     const bilinear = (cfg.up ?? "bilinear") === "bilinear";
     for (let i = ch.length - 1, j = 1; i >= 1; i--, j++) {
-      this.dec.push(new UpBlock(s, `decoder.up${j}`, ch[i], ch[i - 1], ch[i - 1], bilinear, slope));
+      this.dec.push(
+        new UpBlock(s, `decoder.up${j}`, ch[i], ch[i - 1], ch[i - 1], bilinear, slope, dims),
+      );
     }
     this.outConv = new Conv(s, "decoder.out_conv", {
       inC: ch[0],
       outC: this.numClasses,
       kernel: 3,
       pad: 1,
-      dims: 2,
+      dims,
     });
     s.init(rng);
   }
@@ -156,7 +166,7 @@ export class UNet implements SegmentationModel {
     const feats: Tensor[] = [];
     let h = x;
     this.enc.forEach((block, i) => {
-      if (i > 0) h = op.maxPool(h, { kernel: [2, 2] });
+      if (i > 0) h = op.maxPool(h, { kernel: new Array(this.spatialDims).fill(2) });
       h = block.apply(ctx, h, mode);
       if (hook) h = hook(i, h);
       feats.push(h);
@@ -183,6 +193,7 @@ export class UNet implements SegmentationModel {
       dropout: this.dropoutP,
       up: this.cfg.up ?? "bilinear",
       leakySlope: this.cfg.leakySlope ?? 0.01,
+      ...(this.spatialDims === 3 ? { dims: 3 } : {}),
     };
   }
 }

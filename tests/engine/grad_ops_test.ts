@@ -289,6 +289,17 @@ const cases: GradCase[] = [
     tf: ({ x }) => nhwc2nchw(tf.maxPool(nchw2nhwc(x) as tf.Tensor4D, 2, 2, "valid")),
   },
   {
+    name: "MaxPool 2x2x2 (3D U-Net down)",
+    shapes: { x: [2, 2, 4, 4, 6] },
+    values: { x: spread },
+    build: ({ x }) => op.maxPool(x, { kernel: [2, 2, 2] }),
+    tf: ({ x }) =>
+      tf.transpose(
+        tf.maxPool3d(tf.transpose(x, [0, 2, 3, 4, 1]) as tf.Tensor5D, 2, 2, "valid"),
+        [0, 4, 1, 2, 3],
+      ),
+  },
+  {
     name: "MaxPool 3x3 stride 1 (overlapping)",
     shapes: { x: [1, 2, 5, 5] },
     values: { x: spread },

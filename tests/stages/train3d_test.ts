@@ -1,5 +1,5 @@
 /**
- * 3D models through the pipeline on the tiny phantoms: a V-Net pair trains on patches, is
+ * 3D models through the pipeline on the tiny phantoms: a V-Net (or 3D U-Net) pair trains on patches, is
  * validated and evaluated through sliding windows, exports an ONNX model whose windows match the
  * engine, and its masks come from the same windows; configs 3D cannot take are exit 64.
  */
@@ -53,6 +53,35 @@ Deno.test("vnet3d cps: patches train, windows validate, evaluate and export (par
     Object.keys(exported).filter((n) => n.endsWith(".nii.gz")).length === 2,
     Object.keys(exported).join(),
   );
+});
+
+Deno.test("unet3d (the U-Net with 3D convolutions) trains caml's pair and evaluates through windows", async () => {
+  const store = makeMemoryStore();
+  const sets = VNET.map((s) =>
+    s.startsWith("train.model.arch")
+      ? "train.model.arch=unet3d"
+      : s.startsWith("train.model.channels")
+      ? "train.model.channels=[2,4,8]"
+      : s.startsWith("train.model.dropout")
+      ? "train.model.dropout=[0,0,0.1]"
+      : s
+  );
+  const { exit } = await runTiny([...sets, "train.method=caml"], {
+    stages: stagesThrough("evaluate"),
+    store,
+  });
+  assert(Exit.isSuccess(exit), String(exit));
+  const train = await stageFiles(store, "train");
+  const [a, b] = ["model-a.safetensors", "model-b.safetensors"].map((n) =>
+    decodeModel(train[n]).model
+  );
+  assertEquals([a.kind, b.kind], ["unet3d", "unet3d"]);
+  // caml's pair: b up-samples by interpolation (trilinear), a by transposed convolution.
+  assertEquals([a.config().up, b.config().up], ["transpose", "bilinear"]);
+  const evaluate = JSON.parse(
+    new TextDecoder().decode((await stageFiles(store, "evaluate"))["metrics.json"]),
+  );
+  assertEquals(evaluate.cases.pair.length, 2);
 });
 
 Deno.test("vnet3d is deterministic by seed", async () => {
