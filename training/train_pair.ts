@@ -86,8 +86,9 @@ export function trainPair(host: TrainHost, opts: TrainPairOptions) {
       w,
       classes,
     };
-    // Every saved model records how it covers a volume (evaluate and export run it so).
-    const meta = { inference: data.inference };
+    // A 3D model records its windows (evaluate and export run it so); slices are the default,
+    // so 2D artifacts stay as they were.
+    const meta = data.inference.kind === "windows" ? { inference: data.inference } : {};
 
     // Models and the step graph. Model b: a second network, or a's EMA teacher.
     const { a, b, step } = yield* Effect.tryPromise({
