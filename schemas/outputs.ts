@@ -49,6 +49,7 @@ export const NormalizeRecipeSchema = Schema.Struct({
   })),
   spacing: optional(Schema.Union([Vec2, Vec3])),
   size: optional(Vec2),
+  fit: optional(Schema.Literals(["stretch", "pad"])),
   slices: optional(Schema.Literals(["all", "foreground"])),
 });
 
@@ -70,6 +71,7 @@ export const CaseTransformSchema = Schema.Struct({
   }),
   resampled: Schema.Struct(Grid),
   output: Schema.Struct({ ...Grid, affine: Schema.Array(Schema.Number) }),
+  pad: optional(Schema.Struct({ offset: Vec2, fill: Schema.Number })),
   slices: Schema.Array(Schema.Int),
 });
 

@@ -35,7 +35,7 @@ import { baselineGains, displayName } from "../../report/gains.ts";
 
 export const evaluate = defineStage({
   name: "evaluate",
-  version: 5,
+  version: 6,
   needs: ["ingest", "normalize", "augment", "train", "baseline", "refine"],
   shardable: false,
   select: (c) => ({

@@ -29,7 +29,7 @@ import { stretchProblem, stretchProblems } from "./stretch_guard.ts";
 
 export const normalize = defineStage({
   name: "normalize",
-  version: 2,
+  version: 3,
   needs: ["ingest"],
   shardable: true,
   select: (c) => c.normalize,

@@ -189,6 +189,24 @@ Deno.test("resize, body crop, foreground slices: restoreLabels returns the origi
   Deno.removeSync(dir, { recursive: true });
 });
 
+Deno.test("fit pad: the committed transform keeps its offset, so restoreLabels returns the labels exactly", async () => {
+  // A bug once dropped `pad` (and the recipe's `fit`) from the committed transform: evaluate then
+  // un-stretched padded slices and scored every padded run's masks shifted.
+  const dir = writeDataset();
+  const { env, code, error } = await runBoth(configFor(dir, { size: [16, 16], fit: "pad" }));
+  assertEquals(code, 0, String(error && describeError(error)));
+  const normUp = (await Effect.runPromise(resolveStage(env, "normalize")))!;
+  for (const info of normalizedCases(normUp).filter((c) => c.role === "validation")) {
+    assertEquals(info.params.transform.recipe.fit, "pad");
+    assertEquals(info.params.transform.pad?.offset, [2, 3]);
+    const c = await Effect.runPromise(loadCase(normUp, info));
+    const pred = new Uint8Array(4 * 256);
+    for (let z = 0; z < 4; z++) pred.set(c.label(z)!, z * 256);
+    assertEquals([...restoreLabels(info, pred)], [...caseVolumes(4).label.data]);
+  }
+  Deno.removeSync(dir, { recursive: true });
+});
+
 Deno.test("sharded ingest and normalize cover every case once", async () => {
   const dir = writeDataset();
   const store = makeMemoryStore();
