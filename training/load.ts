@@ -1,4 +1,4 @@
-/** The training data the configured network takes: slices for unet2d, patches for vnet3d. */
+/** The training data the configured network takes: slices for unet2d, patches for the 3D models. */
 import { Effect } from "effect";
 import type { TrainConfig } from "../schemas/config.ts";
 import type { SynthesizeOutput } from "../schemas/outputs.ts";

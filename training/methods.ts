@@ -22,7 +22,7 @@ import { camlForwardB, camlModules, omniCorrelation } from "./caml.ts";
 export interface Shapes {
   readonly bl: number;
   readonly bu: number;
-  /** Depth of a 3D patch (vnet3d); absent for 2D slices. */
+  /** Depth of a 3D patch; absent for 2D slices. */
   readonly d?: number;
   readonly h: number;
   readonly w: number;

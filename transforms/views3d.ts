@@ -66,6 +66,7 @@ export function sampleWeak3(rng: Rng, dims: Dims, c: Weak3Config): Weak3 {
   return {
     ...(zoom ? { zoom } : {}),
     rot90: h === w ? turns : (turns & 1 ? turns + 1 : turns) % 4,
+    // z has no setting of its own: it flips as often as y.
     flip: [
       rng.bool(c.flipYProbability),
       rng.bool(c.flipYProbability),
