@@ -198,22 +198,7 @@ export class RandomStrong {
     if (partner !== undefined && rng.bool(c.cutmixProbability)) {
       out.cutmix = { box: sampleBox(rng, width, height, c.cutmixArea, c.cutmixAspect), partner };
     }
-    // Drawn only when enabled, so the other parameters' streams do not change with it off.
-    if (c.curveProbability > 0 && rng.bool(c.curveProbability)) {
-      out.curve = sampleCurve(rng, c.curvePoints);
-    }
-    if (rng.bool(c.jitterProbability)) {
-      const lg = Math.log(1 + c.gamma);
-      out.jitter = {
-        brightness: rng.uniform(Math.max(0, 1 - c.brightness), 1 + c.brightness),
-        contrast: rng.uniform(Math.max(0, 1 - c.contrast), 1 + c.contrast),
-        gamma: Math.exp(rng.uniform(-lg, lg)),
-      };
-    }
-    if (rng.bool(c.blurProbability)) out.blurSigma = rng.uniform(c.blurSigma[0], c.blurSigma[1]);
-    if (rng.bool(c.noiseProbability)) {
-      out.noise = { std: rng.uniform(c.noiseStd[0], c.noiseStd[1]), seed: rng.nextUint32() };
-    }
+    Object.assign(out, sampleIntensityChanges(rng, c));
     if (rng.bool(c.cutoutProbability)) {
       out.cutout = {
         box: sampleBox(rng, width, height, c.cutoutArea, c.cutoutAspect),
@@ -233,17 +218,66 @@ export class RandomStrong {
       }
       pasteBox(data, partner.data, width, height, p.cutmix.box);
     }
-    if (p.curve) intensityCurve(data, p.curve);
-    if (p.jitter) colorJitter(data, p.jitter);
-    if (p.blurSigma) gaussianBlur(data, width, height, p.blurSigma);
-    if (p.noise && p.noise.std > 0) {
-      const [lo, hi] = minMax(data);
-      addNormal(data, new Rng(p.noise.seed), p.noise.std * (hi - lo));
-    }
+    applyIntensityChanges(p, data, (sigma) => gaussianBlur(data, width, height, sigma));
     if (p.cutout) {
       const f = p.cutout.fill;
       const value = f === "zero" ? 0 : f === "min" ? minMax(data)[0] : mean(data);
       fillBox(data, width, height, p.cutout.box, value);
     }
+  }
+}
+
+/** The intensity part of a strong view, shared by the 2D and 3D views. */
+export type IntensityChanges = Pick<StrongParams, "curve" | "jitter" | "blurSigma" | "noise">;
+
+/** Draws the intensity changes in a fixed order: curve, jitter, blur, noise. */
+export function sampleIntensityChanges(
+  rng: Rng,
+  c: Pick<
+    StrongConfig,
+    | "curveProbability"
+    | "curvePoints"
+    | "jitterProbability"
+    | "brightness"
+    | "contrast"
+    | "gamma"
+    | "blurProbability"
+    | "blurSigma"
+    | "noiseProbability"
+    | "noiseStd"
+  >,
+): IntensityChanges {
+  const out: { -readonly [K in keyof IntensityChanges]: IntensityChanges[K] } = {};
+  // Drawn only when enabled, so the other parameters' streams do not change with it off.
+  if (c.curveProbability > 0 && rng.bool(c.curveProbability)) {
+    out.curve = sampleCurve(rng, c.curvePoints);
+  }
+  if (rng.bool(c.jitterProbability)) {
+    const lg = Math.log(1 + c.gamma);
+    out.jitter = {
+      brightness: rng.uniform(Math.max(0, 1 - c.brightness), 1 + c.brightness),
+      contrast: rng.uniform(Math.max(0, 1 - c.contrast), 1 + c.contrast),
+      gamma: Math.exp(rng.uniform(-lg, lg)),
+    };
+  }
+  if (rng.bool(c.blurProbability)) out.blurSigma = rng.uniform(c.blurSigma[0], c.blurSigma[1]);
+  if (rng.bool(c.noiseProbability)) {
+    out.noise = { std: rng.uniform(c.noiseStd[0], c.noiseStd[1]), seed: rng.nextUint32() };
+  }
+  return out;
+}
+
+/** Applies the intensity changes in place; `blur` blurs `data` in its own geometry. */
+export function applyIntensityChanges(
+  p: IntensityChanges,
+  data: Float32Array,
+  blur: (sigma: number) => void,
+): void {
+  if (p.curve) intensityCurve(data, p.curve);
+  if (p.jitter) colorJitter(data, p.jitter);
+  if (p.blurSigma) blur(p.blurSigma);
+  if (p.noise && p.noise.std > 0) {
+    const [lo, hi] = minMax(data);
+    addNormal(data, new Rng(p.noise.seed), p.noise.std * (hi - lo));
   }
 }

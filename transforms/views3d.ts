@@ -6,17 +6,15 @@
  * curve, brightness/contrast/gamma jitter, in-plane blur of every slice and Gaussian noise
  * (labels untouched; the boxes are reported so targets can be mixed the same way).
  */
-import { Rng } from "../random/rng.ts";
+import type { Rng } from "../random/rng.ts";
 import type { WeakConfig } from "./geometric.ts";
 import {
-  colorJitter,
-  intensityCurve,
-  type JitterParams,
-  sampleCurve,
+  applyIntensityChanges,
+  type IntensityChanges,
+  sampleIntensityChanges,
   type StrongConfig,
 } from "./intensity.ts";
-import { addNormal, gaussianBlur } from "./smooth.ts";
-import { minMax } from "./image2d.ts";
+import { gaussianBlur } from "./smooth.ts";
 
 /** [D, H, W]. */
 export type Dims = readonly [number, number, number];
@@ -36,12 +34,8 @@ export interface Weak3 {
   readonly flip: readonly [boolean, boolean, boolean];
 }
 
-export interface Strong3 {
+export interface Strong3 extends IntensityChanges {
   readonly cutmix?: { readonly box: Box3; readonly partner: number };
-  readonly curve?: readonly number[];
-  readonly jitter?: JitterParams;
-  readonly blurSigma?: number;
-  readonly noise?: { readonly std: number; readonly seed: number };
 }
 
 /** The 2D views' settings the 3D views share (augment.weak / augment.strong). */
@@ -150,26 +144,10 @@ export function sampleStrong3(
   c: Strong3Config,
   partner?: number,
 ): Strong3 {
-  const out: { -readonly [K in keyof Strong3]: Strong3[K] } = {};
-  if (partner !== undefined && rng.bool(c.cutmixProbability)) {
-    out.cutmix = { box: sampleBox3(rng, dims, c.cutmixArea), partner };
-  }
-  if (c.curveProbability > 0 && rng.bool(c.curveProbability)) {
-    out.curve = sampleCurve(rng, c.curvePoints);
-  }
-  if (rng.bool(c.jitterProbability)) {
-    const lg = Math.log(1 + c.gamma);
-    out.jitter = {
-      brightness: rng.uniform(Math.max(0, 1 - c.brightness), 1 + c.brightness),
-      contrast: rng.uniform(Math.max(0, 1 - c.contrast), 1 + c.contrast),
-      gamma: Math.exp(rng.uniform(-lg, lg)),
-    };
-  }
-  if (rng.bool(c.blurProbability)) out.blurSigma = rng.uniform(c.blurSigma[0], c.blurSigma[1]);
-  if (rng.bool(c.noiseProbability)) {
-    out.noise = { std: rng.uniform(c.noiseStd[0], c.noiseStd[1]), seed: rng.nextUint32() };
-  }
-  return out;
+  const cutmix = partner !== undefined && rng.bool(c.cutmixProbability)
+    ? { box: sampleBox3(rng, dims, c.cutmixArea), partner }
+    : undefined;
+  return { ...(cutmix ? { cutmix } : {}), ...sampleIntensityChanges(rng, c) };
 }
 
 /** Sets `value` (or the partner's voxels) inside the box. */
@@ -195,15 +173,9 @@ export function applyStrong3(p: Strong3, data: Float32Array, dims: Dims, partner
     if (!partner) throw new RangeError("strong view asks for CutMix but no partner given");
     fillBox3(data, dims, p.cutmix.box, partner);
   }
-  if (p.curve) intensityCurve(data, p.curve);
-  if (p.jitter) colorJitter(data, p.jitter);
-  if (p.blurSigma) {
+  applyIntensityChanges(p, data, (sigma) => {
     for (let z = 0; z < d; z++) {
-      gaussianBlur(data.subarray(z * h * w, (z + 1) * h * w), w, h, p.blurSigma);
+      gaussianBlur(data.subarray(z * h * w, (z + 1) * h * w), w, h, sigma);
     }
-  }
-  if (p.noise && p.noise.std > 0) {
-    const [lo, hi] = minMax(data);
-    addNormal(data, new Rng(p.noise.seed), p.noise.std * (hi - lo));
-  }
+  });
 }
