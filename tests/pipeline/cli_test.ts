@@ -6,6 +6,7 @@
 import { assert, assertEquals } from "../assert.ts";
 import { Rng } from "../../random/rng.ts";
 import { cli, spawnCli } from "../cli.ts";
+import { TINY_VNET } from "../stages/tiny_run.ts";
 
 const FAST = [
   "--config",
@@ -112,16 +113,7 @@ Deno.test("SIGKILL and resume with caml's memory bank and attention: the bank re
 });
 
 Deno.test("SIGKILL and resume of a 3D V-Net pair (patches, windows): same final digests", async () => {
-  const vnet = [
-    "data.phantoms.shape=[32,32,16]",
-    "data.roles.exemplar=null",
-    "data.roles.labelled=4",
-    "train.model.arch=vnet3d",
-    "train.model.channels=[2,4,8,16,32]",
-    "train.model.dropout=[0,0,0,0,0]",
-    "train.model.patch=[16,16,16]",
-    "train.method=cps",
-  ];
+  const vnet = [...TINY_VNET, "train.method=cps"];
   await killAndResume([...FAST, ...vnet.flatMap((s) => ["--set", s])], 4, 13);
 });
 

@@ -10,6 +10,17 @@ import { stages as registry } from "../../stages/registry.ts";
 
 export const TINY = new URL("../pipeline/tiny.json", import.meta.url).pathname;
 
+/** The tiny config as a 3D run: labelled phantom volumes, a small V-Net on 16³ patches. */
+export const TINY_VNET = [
+  "data.phantoms.shape=[32,32,16]",
+  "data.roles.exemplar=null",
+  "data.roles.labelled=4",
+  "train.model.arch=vnet3d",
+  "train.model.channels=[2,4,8,16,32]",
+  "train.model.dropout=[0,0,0,0,0]",
+  "train.model.patch=[16,16,16]",
+];
+
 /** Stages of the registry up to and including `last`. */
 export const stagesThrough = (last: string): AnyStage[] =>
   registry.slice(0, registry.findIndex((s) => s.name === last) + 1);

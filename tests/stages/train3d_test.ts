@@ -12,16 +12,10 @@ import { makeMemoryStore } from "../../pipeline/store.ts";
 import { sha256 } from "../../pipeline/digest.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import { parseDuetModel } from "../../deploy/onnx_model.ts";
-import { runTiny, stageFiles, stagesThrough, TINY } from "./tiny_run.ts";
+import { runTiny, stageFiles, stagesThrough, TINY, TINY_VNET } from "./tiny_run.ts";
 
 const VNET = [
-  "data.phantoms.shape=[32,32,16]",
-  "data.roles.exemplar=null",
-  "data.roles.labelled=4",
-  "train.model.arch=vnet3d",
-  "train.model.channels=[2,4,8,16,32]",
-  "train.model.dropout=[0,0,0,0,0]",
-  "train.model.patch=[16,16,16]",
+  ...TINY_VNET,
   "train.steps=4",
   "train.validateEvery=2",
   "evaluate.baseline=false",
