@@ -38,6 +38,20 @@ export function gaussianWeights([d, h, w]: Dims3): Float32Array {
   return out;
 }
 
+/**
+ * The origin of the window of size `patch` centred on voxel `centre`, moved inside the volume
+ * where it can be (at 0 along an axis where the volume is smaller than the patch).
+ */
+export function windowAround(centre: Dims3, dims: Dims3, patch: Dims3): Dims3 {
+  return centre.map((c, i) =>
+    Math.max(0, Math.min(dims[i] - patch[i], c - (patch[i] >> 1)))
+  ) as unknown as Dims3;
+}
+
+/** The origin of the window at the centre of the volume. */
+export const centreWindow = (dims: Dims3, patch: Dims3): Dims3 =>
+  windowAround(dims.map((n) => n >> 1) as unknown as Dims3, dims, patch);
+
 /** Copies the window at `at` out of the volume (zeros outside it). */
 export function cropWindow<T extends Float32Array | Uint8Array>(
   image: T,

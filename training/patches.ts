@@ -9,7 +9,7 @@ import { Effect } from "effect";
 import type { Rng } from "../random/rng.ts";
 import type { AugmentConfig } from "../schemas/config.ts";
 import type { Inference } from "../deploy/weights.ts";
-import { cropWindow, type Dims3 } from "../deploy/sliding_window.ts";
+import { centreWindow, cropWindow, type Dims3, windowAround } from "../deploy/sliding_window.ts";
 import {
   applyStrong3,
   applyWeak3,
@@ -50,8 +50,7 @@ export function patchData(
       Effect.gen(function* () {
         const size = patch[0] * patch[1] * patch[2];
         const images = new Float32Array(batches * (s.bl + s.bu) * size);
-        const centre = (slices: number) =>
-          dimsOf(slices).map((n, i) => Math.max(0, (n - patch[i]) >> 1)) as unknown as Dims3;
+        const centre = (slices: number) => centreWindow(dimsOf(slices), patch);
         let at = 0;
         for (let j = 0; j < batches; j++) {
           for (let i = 0; i < s.bl; i++, at += size) {
@@ -128,9 +127,7 @@ class PatchSampler implements BatchSource {
       const x = v % dims[2];
       v = (v - x) / dims[2];
       const y = v % dims[1], z = (v - y) / dims[1];
-      return [z, y, x].map((c, i) =>
-        Math.max(0, Math.min(dims[i] - p[i], c - (p[i] >> 1)))
-      ) as unknown as Dims3;
+      return windowAround([z, y, x], dims, p);
     }
     return dims.map((n, i) => rng.int(0, Math.max(0, n - p[i]) + 1)) as unknown as Dims3;
   }

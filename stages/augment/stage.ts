@@ -22,7 +22,7 @@ import {
   normalizedCases,
   type NormalizedSource,
 } from "../../training/cases.ts";
-import { cropWindow, type Dims3 } from "../../deploy/sliding_window.ts";
+import { cropWindow, type Dims3, windowAround } from "../../deploy/sliding_window.ts";
 import { applyStrong3, applyWeak3, sampleStrong3, sampleWeak3 } from "../../transforms/views3d.ts";
 
 /** Rows of the preview: real labelled slices first, synthetic samples after. */
@@ -130,9 +130,7 @@ function patchRows(
         at.forEach((a, k) => (lo[k] = Math.min(lo[k], a), hi[k] = Math.max(hi[k], a)));
       });
       const centre = dims.map((n, k) => (hi[k] >= lo[k] ? (lo[k] + hi[k]) >> 1 : n >> 1));
-      const at = centre.map((c, k) =>
-        Math.max(0, Math.min(dims[k] - patch[k], c - (patch[k] >> 1)))
-      ) as unknown as Dims3;
+      const at = windowAround(centre as unknown as Dims3, dims, patch);
       const p = { image: new Float32Array(size), label: new Uint8Array(size) };
       cropWindow(c.image, dims, at, patch, p.image);
       cropWindow(label, dims, at, patch, p.label);

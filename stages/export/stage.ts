@@ -22,7 +22,7 @@ import { finalModels } from "../final_models.ts";
 import { decodeModel, type Inference } from "../../deploy/weights.ts";
 import type { SegmentationModel } from "../../engine/models/context.ts";
 import { predictorSpatial } from "../../deploy/predict_volume.ts";
-import { cropWindow, type Dims3 } from "../../deploy/sliding_window.ts";
+import { centreWindow, cropWindow, type Dims3 } from "../../deploy/sliding_window.ts";
 import { DUET_FORMAT, exportSegmentation, parseDuetModel } from "../../deploy/onnx_model.ts";
 import { ParityChecker } from "./parity.ts";
 import { Segmenter } from "../../deploy/segment.ts";
@@ -173,8 +173,7 @@ function parityInputs(
   if (inference.kind === "slices") return { data: image, count: slices };
   const dims: Dims3 = [slices, h, w];
   const patch = predictorSpatial(inference, w, h) as unknown as Dims3;
-  const at = dims.map((n, i) => Math.max(0, (n - patch[i]) >> 1)) as unknown as Dims3;
   const data = new Float32Array(patch[0] * patch[1] * patch[2]);
-  cropWindow(image, dims, at, patch, data);
+  cropWindow(image, dims, centreWindow(dims, patch), patch, data);
   return { data, count: 1 };
 }

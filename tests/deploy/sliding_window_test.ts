@@ -8,9 +8,11 @@ import { Rng } from "../../random/rng.ts";
 import { VNet } from "../../engine/models/vnet.ts";
 import { Predictor } from "../../engine/predict.ts";
 import {
+  centreWindow,
   cropWindow,
   gaussianWeights,
   predictWindows,
+  windowAround,
   windowStarts,
 } from "../../deploy/sliding_window.ts";
 import { argmaxClasses } from "../../deploy/slices.ts";
@@ -27,6 +29,14 @@ Deno.test("window starts cover every voxel, from 0 to n - p, at most (1 - overla
       assert(starts[i] - starts[i - 1] <= Math.ceil(p * (1 - overlap)), `${starts}`);
     }
   }
+});
+
+Deno.test("a window centred on a voxel moves inside the volume; at 0 where the volume is smaller", () => {
+  const dims = [44, 80, 112] as const, patch = [32, 64, 64] as const;
+  assertEquals(windowAround([22, 40, 56], dims, patch), [6, 8, 24]);
+  assertEquals(windowAround([1, 79, 0], dims, patch), [0, 16, 0]);
+  assertEquals(windowAround([5, 5, 5], [10, 80, 112], patch), [0, 0, 0]);
+  assertEquals(centreWindow(dims, patch), [6, 8, 24]);
 });
 
 Deno.test("the Gaussian map peaks at 1 in the centre, is symmetric and never 0", () => {
