@@ -103,48 +103,43 @@ export class Segmenter {
     const predicted = new Map<number, Uint8Array>();
     let inferenceMs = 0;
     const inference = this.model.inference;
+    const spatial = predictorSpatial(inference, W, H);
+    /** Class probabilities of n network inputs (a copy: the session's output is released). */
+    const run = async (x: Float32Array, n: number) => {
+      const t0 = performance.now();
+      const out = await this.session.run(
+        { image: new ort.Tensor("float32", x, [n, 1, ...spatial]) },
+        ["probs"],
+      );
+      inferenceMs += performance.now() - t0;
+      const p = (out.probs.data as Float32Array).slice();
+      out.probs.dispose?.();
+      return p;
+    };
     if (inference.kind === "windows") {
       // The recipe's slices stacked into the normalized volume, then windows over it.
       const volume = new Float32Array(slices.length * plane);
       slices.forEach((s, i) => volume.set(s.image, i * plane));
-      const patch = predictorSpatial(inference, W, H) as unknown as Dims3;
-      const run = async (x: Float32Array, n: number) => {
-        const t0 = performance.now();
-        const out = await this.session.run(
-          { image: new ort.Tensor("float32", x, [n, 1, ...patch]) },
-          ["probs"],
-        );
-        inferenceMs += performance.now() - t0;
-        const p = (out.probs.data as Float32Array).slice();
-        out.probs.dispose?.();
-        return p;
-      };
+      const dims: Dims3 = [slices.length, H, W];
       const labels = await predictWindows(
         run,
         k,
         volume,
-        [slices.length, H, W],
-        patch,
+        dims,
+        spatial as unknown as Dims3,
         inference.overlap,
       );
       slices.forEach((s, i) => predicted.set(s.z, labels.subarray(i * plane, (i + 1) * plane)));
-      return { label: restoreToOriginal(transform, predicted), slices: slices.length, inferenceMs };
-    }
-    for (let s0 = 0; s0 < slices.length; s0 += this.batch) {
-      const n = Math.min(this.batch, slices.length - s0);
-      const x = new Float32Array(n * plane);
-      for (let i = 0; i < n; i++) x.set(slices[s0 + i].image, i * plane);
-      const t0 = performance.now();
-      const out = await this.session.run(
-        { image: new ort.Tensor("float32", x, [n, 1, H, W]) },
-        ["probs"],
-      );
-      inferenceMs += performance.now() - t0;
-      const p = out.probs.data as Float32Array;
-      for (let i = 0; i < n; i++) {
-        predicted.set(slices[s0 + i].z, argmaxClasses(p, i * k * plane, k, plane));
+    } else {
+      for (let s0 = 0; s0 < slices.length; s0 += this.batch) {
+        const n = Math.min(this.batch, slices.length - s0);
+        const x = new Float32Array(n * plane);
+        for (let i = 0; i < n; i++) x.set(slices[s0 + i].image, i * plane);
+        const p = await run(x, n);
+        for (let i = 0; i < n; i++) {
+          predicted.set(slices[s0 + i].z, argmaxClasses(p, i * k * plane, k, plane));
+        }
       }
-      out.probs.dispose?.();
     }
     return { label: restoreToOriginal(transform, predicted), slices: slices.length, inferenceMs };
   }
