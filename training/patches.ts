@@ -51,6 +51,7 @@ export function patchData(
         const size = patch[0] * patch[1] * patch[2];
         const images = new Float32Array(batches * (s.bl + s.bu) * size);
         const centre = (slices: number) => centreWindow(dimsOf(slices), patch);
+        const unlabelled = [...pool.unlabelled.keys()];
         let at = 0;
         for (let j = 0; j < batches; j++) {
           for (let i = 0; i < s.bl; i++, at += size) {
@@ -59,7 +60,7 @@ export function patchData(
             cropWindow(v.image, dimsOf(v.slices), centre(v.slices), patch, out);
           }
           for (let i = 0; i < s.bu; i++, at += size) {
-            const k = spaced([...pool.unlabelled.keys()], j * s.bu + i, batches * s.bu);
+            const k = spaced(unlabelled, j * s.bu + i, batches * s.bu);
             const v = pool.unlabelled[k], out = images.subarray(at, at + size);
             cropWindow(
               yield* pool.unlabelledVolume(k),
