@@ -1,7 +1,7 @@
 /**
  * A model's labels for a normalized nz x H x W volume, the way it was trained to see it: a 2D
- * model slice by slice, a 3D model through sliding windows. Validation, evaluate, refine and
- * the exported models' segmentation all go through here, so they score the same predictions.
+ * model slice by slice, a 3D model through sliding windows. Validation and evaluate go through
+ * here, and the exported models' segmentation (deploy/segment.ts) through the same windows.
  */
 import type { Predictor } from "../engine/predict.ts";
 import type { Inference } from "./weights.ts";

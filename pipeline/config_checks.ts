@@ -8,22 +8,37 @@ import { PHANTOM_MAX_CLASSES, PHANTOM_MIN_SIZE } from "../datasets/phantom.ts";
 
 /** Every cross-field problem, each naming its path and the fix; empty when there is none. */
 export function crossFieldProblems(config: Config): string[] {
-  const problems: string[] = [];
-  if (config.train.model.arch !== "unet2d") {
-    return [...volumeModelProblems(config), ...dataProblems(config)];
-  }
-  // Each U-Net level below the first halves the slice, and the skips must meet the same size.
+  const model = config.train.model.arch === "unet2d"
+    ? sliceModelProblems(config)
+    : volumeModelProblems(config);
+  return [...model, ...dataProblems(config)];
+}
+
+/** `values` that are not all multiples of `factor`: the problem, with the nearest that are. */
+function multiplesProblem(
+  path: string,
+  values: readonly number[],
+  factor: number,
+  why: string,
+): string[] {
+  if (values.every((v) => v % factor === 0)) return [];
+  const fit = values.map((v) => Math.max(factor, Math.round(v / factor) * factor));
+  return [
+    `${path}: [${values.join(", ")}] must be multiples of ${factor} ${why}, e.g. [${
+      fit.join(", ")
+    }]`,
+  ];
+}
+
+/** Each U-Net level below the first halves the slice, and the skips must meet the same size. */
+function sliceModelProblems(config: Config): string[] {
   const levels = config.train.model.channels.length;
-  const factor = 2 ** (levels - 1);
-  const size = config.normalize.size;
-  if (size.some((s) => s % factor !== 0)) {
-    const fit = size.map((s) => Math.max(factor, Math.round(s / factor) * factor));
-    problems.push(
-      `normalize.size: [${size.join(", ")}] must be multiples of ${factor} for a U-Net with ` +
-        `${levels} levels (train.model.channels), e.g. [${fit.join(", ")}]`,
-    );
-  }
-  return [...problems, ...dataProblems(config)];
+  return multiplesProblem(
+    "normalize.size",
+    config.normalize.size,
+    2 ** (levels - 1),
+    `for a U-Net with ${levels} levels (train.model.channels)`,
+  );
 }
 
 function dataProblems(config: Config): string[] {
@@ -69,11 +84,14 @@ function volumeModelProblems(config: Config): string[] {
   const factor = vnet ? 16 : 2 ** (model.channels.length - 1);
   if (!model.patch) {
     problems.push(`train.model.patch: ${model.arch} needs a patch [x, y, z], e.g. [64, 64, 32]`);
-  } else if (model.patch.some((p) => p % factor !== 0)) {
-    const fit = model.patch.map((p) => Math.max(factor, Math.round(p / factor) * factor));
+  } else {
     problems.push(
-      `train.model.patch: [${model.patch.join(", ")}] must be multiples of ${factor} (the ` +
-        `${model.arch} halves it ${Math.log2(factor)} times), e.g. [${fit.join(", ")}]`,
+      ...multiplesProblem(
+        "train.model.patch",
+        model.patch,
+        factor,
+        `(the ${model.arch} halves it ${Math.log2(factor)} times)`,
+      ),
     );
   }
   const unsupported: [boolean, string][] = [
