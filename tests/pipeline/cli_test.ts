@@ -69,7 +69,14 @@ async function killAndResume(config: readonly string[], maxKills: number, seed: 
   let kills = 0;
   let store = "";
   const finishAndCheck = async () => {
-    const final = await cli(["resume", "--store", store, "--run-id", "r"]);
+    // Every kill of a sequence may land before the manifest was written (a slow start): then
+    // there is no run to `resume`, and `run` starts it the way a user would.
+    const started = await Deno.stat(`${store}/runs/r/manifest.json`).then(() => true, () => false);
+    const final = await cli(
+      started
+        ? ["resume", "--store", store, "--run-id", "r"]
+        : ["run", "--store", store, "--run-id", "r", ...config],
+    );
     assertEquals(final.code, 0, final.stderr);
     const after = await committed(store, "r");
     assertEquals(after.digests, expected);
