@@ -29,7 +29,7 @@ import { stretchProblem, stretchProblems } from "./stretch_guard.ts";
 
 export const normalize = defineStage({
   name: "normalize",
-  version: 3,
+  version: 4,
   needs: ["ingest"],
   shardable: true,
   select: (c) => c.normalize,
@@ -108,7 +108,9 @@ export const normalize = defineStage({
         const artifact = caseArtifact("slices", c.id, ".bin");
         yield* ctx.write(
           artifact,
-          encodeArrays({ id: c.id, labelSlices }, {
+          // The transform rides in the header too, so the artifact's digest (what every
+          // downstream key hashes) changes whenever the recorded transform does.
+          encodeArrays({ id: c.id, labelSlices, transform }, {
             image: { data: out, shape: [slices.length, H, W] },
             ...(keep.length ? { label: { data: labels, shape: [keep.length, H, W] } } : {}),
           }),

@@ -189,7 +189,7 @@ Deno.test("resize, body crop, foreground slices: restoreLabels returns the origi
   Deno.removeSync(dir, { recursive: true });
 });
 
-Deno.test("fit pad: the committed transform keeps its offset, so restoreLabels returns the labels exactly", async () => {
+Deno.test("fit pad: the committed transform keeps its offset (summary and artifact), so restoreLabels returns the labels exactly", async () => {
   // A bug once dropped `pad` (and the recipe's `fit`) from the committed transform: evaluate then
   // un-stretched padded slices and scored every padded run's masks shifted.
   const dir = writeDataset();
@@ -199,6 +199,10 @@ Deno.test("fit pad: the committed transform keeps its offset, so restoreLabels r
   for (const info of normalizedCases(normUp).filter((c) => c.role === "validation")) {
     assertEquals(info.params.transform.recipe.fit, "pad");
     assertEquals(info.params.transform.pad?.offset, [2, 3]);
+    // The slices artifact carries the same transform, so downstream keys (which hash artifact
+    // digests, not summaries) change whenever it does.
+    const header = decodeArrays(await Effect.runPromise(normUp.read(info.artifact))).meta;
+    assertEquals(header.transform, JSON.parse(JSON.stringify(info.params.transform)));
     const c = await Effect.runPromise(loadCase(normUp, info));
     const pred = new Uint8Array(4 * 256);
     for (let z = 0; z < 4; z++) pred.set(c.label(z)!, z * 256);
