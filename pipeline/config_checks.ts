@@ -108,14 +108,6 @@ function volumeModelProblems(config: Config): string[] {
       'train.synthetic: the synthetic samples are 2D slices; 3D models cannot use them (set "method" or "never")',
     ],
     [
-      config.train.caml.cma || config.train.caml.occ.weight > 0,
-      "train.caml: cma and occ are 2D-only in this version; turn them off for 3D models",
-    ],
-    [
-      config.train.prototypeContrast.weight > 0,
-      "train.prototypeContrast: 2D-only in this version; set its weight to 0 for 3D models",
-    ],
-    [
       config.refine.enabled,
       "refine.enabled: refinement is 2D-only in this version; set false for 3D models",
     ],

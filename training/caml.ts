@@ -4,7 +4,7 @@
  * encoder block, and omni-correlation consistency (OCC): projection and prediction heads on the
  * last decoder features, a per-class memory bank of labelled features both models predict
  * correctly, and the correlation of the most confident agreeing unlabelled pixels with the bank
- * kept consistent between the models. In 2D the bank is a FIFO queue of `enqueue` randomly
+ * kept consistent between the models (pixels or voxels alike). The bank is a FIFO queue of `enqueue` randomly
  * chosen correct pixels per class and step (CAML keeps each labelled volume's latest voxels and
  * samples 256 per class from them; it also skips a class with fewer than 256 stored).
  */
@@ -66,9 +66,12 @@ function pixelRows(t: Tensor): Tensor {
   return op.reshape(op.transpose(t, perm), [b * spatial.reduce((x, y) => x * y, 1), c]);
 }
 
-/** One-hot [K, B·P] (class-major) of integer labels [B, ...]. */
-const classRows = (labels: Tensor, k: number) =>
-  op.reshape(op.transpose(L.oneHot(labels, k), [1, 0, 2, 3]), [k, -1]);
+/** One-hot [K, B·P] (class-major) of integer labels [B, ...] (2D or 3D). */
+function classRows(labels: Tensor, k: number): Tensor {
+  const hot = L.oneHot(labels, k);
+  const perm = [1, 0, ...hot.staticShape.slice(2).map((_, i) => i + 2)];
+  return op.reshape(op.transpose(hot, perm), [k, -1]);
+}
 
 /**
  * The OCC loss (undefined when `train.caml.occ.weight` is 0) from the recorded train-mode

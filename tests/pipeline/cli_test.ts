@@ -1,6 +1,6 @@
 /**
  * The CLI as users and schedulers drive it, in real processes: SIGKILL at random moments then
- * `resume`, 2D and 3D (same digests as an uninterrupted run, committed units never re-executed), two racing
+ * `resume`, 2D and 3D, with and without a memory bank (same digests as an uninterrupted run, committed units never re-executed), two racing
  * `stage` processes, bad configs (exit 64), a corrupted artifact (exit 65).
  */
 import { assert, assertEquals } from "../assert.ts";
@@ -119,8 +119,15 @@ Deno.test("SIGKILL and resume with caml's memory bank and attention: the bank re
   await killAndResume([...FAST, ...caml.flatMap((s) => ["--set", s])], 6, 11);
 });
 
-Deno.test("SIGKILL and resume of a 3D V-Net pair (patches, windows): same final digests", async () => {
-  const vnet = [...TINY_VNET, "train.method=cps"];
+Deno.test("SIGKILL and resume of a 3D V-Net caml pair with its voxel memory bank: same final digests", async () => {
+  const vnet = [
+    ...TINY_VNET,
+    "train.method=caml",
+    "train.caml.cma=true",
+    "train.caml.occ.weight=0.05",
+    "train.caml.occ.enqueue=16",
+    "train.caml.occ.filtered=64",
+  ];
   await killAndResume([...FAST, ...vnet.flatMap((s) => ["--set", s])], 4, 13);
 });
 

@@ -78,6 +78,38 @@ Deno.test("unet3d (the U-Net with 3D convolutions) trains caml's pair and evalua
   assertEquals(evaluate.cases.pair.length, 2);
 });
 
+Deno.test("vnet3d caml + CMA + OCC + prototype contrast: voxels fill the bank, terms logged, models stay plain V-Nets", async () => {
+  const train = async (sets: string[]) => {
+    const store = makeMemoryStore();
+    const { exit } = await runTiny([...VNET, "train.method=caml", ...sets], {
+      stages: stagesThrough("train"),
+      store,
+    });
+    assert(Exit.isSuccess(exit), String(exit));
+    return await stageFiles(store, "train");
+  };
+  const files = await train([
+    "train.caml.cma=true",
+    "train.caml.occ.weight=0.05",
+    "train.caml.occ.enqueue=16",
+    "train.caml.occ.filtered=64",
+    "train.prototypeContrast.weight=0.1",
+  ]);
+  const curves: { logs: Record<string, number> }[] = JSON.parse(
+    new TextDecoder().decode(files["curves.json"]),
+  );
+  assert(curves.every((c) => Number.isFinite(c.logs.occ) && Number.isFinite(c.logs.ppc)));
+  // A filled bank makes the correlation loss non-trivial from the first step on.
+  assert(curves.some((c) => c.logs.occ > 0.1), JSON.stringify(curves.map((c) => c.logs)));
+  const plain = await train([]);
+  for (const name of ["model-a.safetensors", "model-b.safetensors"]) {
+    const [on, off] = [files, plain].map((f) => decodeModel(f[name]).model);
+    assertEquals(on.kind, "vnet3d");
+    assertEquals(on.store.params.data.length, off.store.params.data.length, name);
+    assert(on.store.params.data.some((v, i) => v !== off.store.params.data[i]), name);
+  }
+});
+
 Deno.test("vnet3d is deterministic by seed", async () => {
   const digest = async (sets: string[]) => {
     const store = makeMemoryStore();
@@ -98,7 +130,7 @@ Deno.test("configs a V-Net cannot take are exit 64 with every problem named", as
     "train.model.arch=vnet3d",
     "train.model.channels=[4,8,16,32]",
     "train.model.patch=[24,16,16]",
-    "train.prototypeContrast.weight=0.1",
+    "refine.enabled=true",
   ];
   const exit = await Effect.runPromiseExit(loadConfig(TINY, sets));
   assert(Exit.isFailure(exit));
@@ -110,7 +142,7 @@ Deno.test("configs a V-Net cannot take are exit 64 with every problem named", as
       "train.model.channels",
       "train.model.patch",
       "data.roles.exemplar",
-      "train.prototypeContrast",
+      "refine.enabled",
     ]
   ) {
     assert(text.includes(path), text);
