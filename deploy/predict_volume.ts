@@ -14,26 +14,43 @@ export const predictorSpatial = (inference: Inference, width: number, height: nu
     ? [inference.patch[2], inference.patch[1], inference.patch[0]]
     : [height, width];
 
-/** Argmax labels of the volume, nz x H x W. */
-export function predictVolume(
+/**
+ * Argmax labels of the volume, nz x H x W; `probs` (optional, nz x K x H x W, the slices'
+ * layout whatever the inference) receives the probabilities.
+ */
+export async function predictVolume(
   predictor: Predictor,
   inference: Inference,
   image: Float32Array,
   slices: number,
   width: number,
   height: number,
+  probs?: Float32Array,
 ): Promise<Uint8Array> {
   if (inference.kind === "slices") {
-    return predictSlices(predictor, image, slices, width, height);
+    return predictSlices(predictor, image, slices, width, height, 8, probs);
   }
   const run = async (x: Float32Array, n: number) => (await predictor.run(x, n)).probs;
-  const k = predictor.model.numClasses;
-  return predictWindows(
+  const k = predictor.model.numClasses, plane = width * height, volume = slices * plane;
+  const classMajor = probs ? new Float32Array(k * volume) : undefined;
+  const labels = await predictWindows(
     run,
     k,
     image,
     [slices, height, width],
     predictorSpatial(inference, width, height) as unknown as Dims3,
     inference.overlap,
+    { probs: classMajor },
   );
+  if (probs && classMajor) {
+    for (let z = 0; z < slices; z++) {
+      for (let c = 0; c < k; c++) {
+        probs.set(
+          classMajor.subarray(c * volume + z * plane, c * volume + (z + 1) * plane),
+          (z * k + c) * plane,
+        );
+      }
+    }
+  }
+  return labels;
 }

@@ -108,8 +108,8 @@ function volumeModelProblems(config: Config): string[] {
       'train.synthetic: the synthetic samples are 2D slices; 3D models cannot use them (set "method" or "never")',
     ],
     [
-      config.refine.enabled,
-      "refine.enabled: refinement is 2D-only in this version; set false for 3D models",
+      config.refine.enabled && config.refine.soft,
+      "refine.soft: the soft second round is 2D-only in this version; set false for 3D models",
     ],
   ];
   for (const [bad, line] of unsupported) if (bad) problems.push(line);

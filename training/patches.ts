@@ -24,11 +24,23 @@ import type { VolumePool } from "./volume_pool.ts";
 
 type Augment = typeof AugmentConfig.Type;
 
-/** The pool as training data for windows of `inference.patch`. */
+/** An unlabelled volume of the pool (`index` into `pool.unlabelled`) with refine's labels. */
+export interface PseudoLabelledVolume {
+  readonly index: number;
+  /** nz x H x W; 255 where the label is left out. */
+  readonly label: Uint8Array;
+  readonly foreground: Int32Array;
+}
+
+/**
+ * The pool as training data for windows of `inference.patch`; with `pseudo` (refine's second
+ * round), every batch position after the first draws a pseudo-labelled volume instead.
+ */
 export function patchData(
   pool: VolumePool,
   inference: Extract<Inference, { kind: "windows" }>,
   foregroundShare: number,
+  pseudo: readonly PseudoLabelledVolume[] = [],
 ): TrainingData {
   const [px, py, pz] = inference.patch;
   const patch: Dims3 = [pz, py, px];
@@ -42,8 +54,8 @@ export function patchData(
     unlabelledCount: pool.unlabelled.length,
     validation: pool.validation,
     batches: (s, method, augment, extra) => {
-      if (extra) throw new Error("3D training takes no extra pseudo-labelled slices");
-      return new PatchSampler(pool, s, method, augment, patch, foregroundShare);
+      if (extra) throw new Error("3D training takes pseudo-labelled volumes, not slices");
+      return new PatchSampler(pool, s, method, augment, patch, foregroundShare, pseudo);
     },
     // Centre patches of the labelled, then the unlabelled volumes, evenly spaced over each.
     bnImages: (s, _method, batches) =>
@@ -90,6 +102,7 @@ class PatchSampler implements BatchSource {
     readonly augment: Augment,
     readonly patch: Dims3,
     readonly foregroundShare: number,
+    readonly pseudo: readonly PseudoLabelledVolume[],
   ) {
     const size = this.#size = patch[0] * patch[1] * patch[2];
     const bu = Math.max(s.bu, 1);
@@ -108,7 +121,7 @@ class PatchSampler implements BatchSource {
 
   next(rng: Rng): Effect.Effect<BatchFeeds, unknown> {
     return Effect.gen({ self: this }, function* () {
-      this.#labelled(rng);
+      yield* this.#labelled(rng);
       const { xl, yl } = this.#feeds;
       if (!this.method.unlabelled) return { xl, yl };
       yield* this.#unlabelled(rng);
@@ -133,18 +146,35 @@ class PatchSampler implements BatchSource {
     return dims.map((n, i) => rng.int(0, Math.max(0, n - p[i]) + 1)) as unknown as Dims3;
   }
 
+  /** A real labelled volume, or (positions after the first, in a second round) a pseudo one. */
+  #labelledVolume(rng: Rng, i: number) {
+    return Effect.gen({ self: this }, function* () {
+      const { pool, pseudo } = this;
+      if (i === 0 || !pseudo.length) return pool.labelled[rng.int(0, pool.labelled.length)];
+      const v = pseudo[rng.int(0, pseudo.length)];
+      return {
+        slices: pool.unlabelled[v.index].slices,
+        image: yield* pool.unlabelledVolume(v.index),
+        label: v.label,
+        foreground: v.foreground,
+      };
+    });
+  }
+
   #labelled(rng: Rng) {
-    const { pool, s, patch } = this, size = this.#size, { xl, yl } = this.#feeds;
-    for (let i = 0; i < s.bl; i++) {
-      const v = pool.labelled[rng.int(0, pool.labelled.length)], dims = this.#dims(v.slices);
-      const at = this.#origin(rng, dims, v.foreground);
-      cropWindow(v.image, dims, at, patch, this.#image);
-      cropWindow(v.label, dims, at, patch, this.#label);
-      const weak = sampleWeak3(rng, patch, this.augment.weak);
-      applyWeak3(weak, this.#image, patch, xl.subarray(i * size, (i + 1) * size));
-      applyWeak3(weak, this.#label, patch, this.#weakLabel);
-      for (let q = 0; q < size; q++) yl[i * size + q] = this.#weakLabel[q];
-    }
+    return Effect.gen({ self: this }, function* () {
+      const { s, patch } = this, size = this.#size, { xl, yl } = this.#feeds;
+      for (let i = 0; i < s.bl; i++) {
+        const v = yield* this.#labelledVolume(rng, i), dims = this.#dims(v.slices);
+        const at = this.#origin(rng, dims, v.foreground);
+        cropWindow(v.image, dims, at, patch, this.#image);
+        cropWindow(v.label, dims, at, patch, this.#label);
+        const weak = sampleWeak3(rng, patch, this.augment.weak);
+        applyWeak3(weak, this.#image, patch, xl.subarray(i * size, (i + 1) * size));
+        applyWeak3(weak, this.#label, patch, this.#weakLabel);
+        for (let q = 0; q < size; q++) yl[i * size + q] = this.#weakLabel[q];
+      }
+    });
   }
 
   #unlabelled(rng: Rng) {

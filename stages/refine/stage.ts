@@ -1,10 +1,11 @@
 /**
- * refine: both models predict the unlabelled pool; their probabilities are averaged and pixels
+ * refine: both models predict the unlabelled pool (slice by slice, or through 3D windows, as they
+ * were trained); their probabilities are averaged and pixels
  * below the confidence threshold τ are left out (255). τ is also the pair's disagreement
  * (uncertainty) filter: a mean of two probabilities ≥ τ needs each ≥ 2τ − 1 (0.8 at the default
  * 0.9), so for τ > 0.75 both models' argmax agree wherever a pixel is kept. Each class is cleaned
  * to its largest 3D connected component (`largestComponent`). With `secondRoundSteps` > 0 both
- * models then train on labelled + pseudo-labelled slices (ELSNet stage 2 / Semi-CML PReL) and
+ * models then train on labelled + pseudo-labelled slices or patches (ELSNet stage 2 / Semi-CML PReL) and
  * evaluate and export use the refined pair; with `soft` they re-learn the fused probabilities
  * (sharpened, confidence-weighted: Semi-CML's PReL) instead of the filtered hard labels.
  * Disabled by default (the pass-through keeps the pipeline shape fixed).
@@ -18,12 +19,15 @@ import { encodeArrays } from "../../io/array_container.ts";
 import { encodeJson } from "../../pipeline/digest.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { Predictor } from "../../engine/predict.ts";
-import { decodeModel } from "../../deploy/weights.ts";
-import { predictSlices } from "../../deploy/slices.ts";
+import { decodeModel, type Inference } from "../../deploy/weights.ts";
+import { predictorSpatial, predictVolume } from "../../deploy/predict_volume.ts";
 import { trainPair } from "../../training/train_pair.ts";
 import { relearn, relearnSoft } from "../../training/methods.ts";
 import { loadPool } from "../../training/pool.ts";
 import { sliceData } from "../../training/batches.ts";
+import { loadVolumePool } from "../../training/volume_pool.ts";
+import { patchData, type PseudoLabelledVolume } from "../../training/patches.ts";
+import type { TrainingData } from "../../training/data.ts";
 import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
 import type { SliceCase } from "../../schemas/outputs.ts";
 
@@ -94,9 +98,13 @@ export const refine = defineStage({
       const fused = new Map<string, Uint8Array>();
       const [W, H] = inputSize(norm)!;
       const predictors: Predictor[] = [];
+      // Slices or 3D windows, as the models were trained (recorded in them).
+      let inference: Inference = { kind: "slices" };
       for (const artifact of trained.summaries[0].models) {
-        const { model } = decodeModel(yield* trained.read(artifact));
-        predictors.push(yield* Effect.promise(() => Predictor.create(model, { spatial: [H, W] })));
+        const decoded = decodeModel(yield* trained.read(artifact));
+        inference = decoded.inference;
+        const spatial = predictorSpatial(inference, W, H);
+        predictors.push(yield* Effect.promise(() => Predictor.create(decoded.model, { spatial })));
       }
       /** The pair's fused pseudo-labels of a case (255 where unsure), and the fused probabilities. */
       const pseudoLabel = (info: SliceCase) =>
@@ -108,7 +116,7 @@ export const refine = defineStage({
           for (const [k, p] of predictors.entries()) {
             argmax.push(
               yield* Effect.promise(() =>
-                predictSlices(p, c.image, info.slices, c.width, c.height, 8, probs[k])
+                predictVolume(p, inference, c.image, info.slices, c.width, c.height, probs[k])
               ),
             );
           }
@@ -196,24 +204,33 @@ export const refine = defineStage({
         };
       }
       // Second round: both models continue from their trained weights on the labelled slices
-      // plus pseudo-labelled ones (every batch position after the first).
+      // (or patches) plus pseudo-labelled ones (every batch position after the first).
       const summary = trained.summaries[0];
       const start = [
         yield* trained.read(summary.models[0]),
         yield* trained.read(summary.models[1]),
       ] as const;
-      const slices2d = yield* loadPool(norm);
-      const refs = slices2d.unlabelled.filter((r) => pseudo.has(slices2d.caseIds[r.c]));
-      const plane = slices2d.width * slices2d.height;
-      const out = yield* trainPair(ctx, {
-        config: { ...train, steps: config.secondRoundSteps },
-        augment,
-        seed,
-        classes,
-        data: sliceData(slices2d),
-        method: config.soft ? relearnSoft(config.softTemperature) : relearn,
-        start,
-        extra: (rng) =>
+      let data: TrainingData;
+      let extra: Parameters<typeof trainPair>[1]["extra"];
+      if (inference.kind === "windows") {
+        const volumes = yield* loadVolumePool(norm);
+        const pseudoVolumes: PseudoLabelledVolume[] = [];
+        volumes.unlabelled.forEach((v, index) => {
+          const label = pseudo.get(v.id);
+          if (!label) return;
+          const foreground: number[] = [];
+          for (let i = 0; i < label.length; i++) {
+            if (label[i] !== 0 && label[i] !== 255) foreground.push(i);
+          }
+          pseudoVolumes.push({ index, label, foreground: Int32Array.from(foreground) });
+        });
+        data = patchData(volumes, inference, train.foregroundPatches, pseudoVolumes);
+      } else {
+        const slices2d = yield* loadPool(norm);
+        const refs = slices2d.unlabelled.filter((r) => pseudo.has(slices2d.caseIds[r.c]));
+        const plane = slices2d.width * slices2d.height;
+        data = sliceData(slices2d);
+        extra = (rng) =>
           Effect.gen(function* () {
             const ref = refs[rng.int(0, refs.length)];
             const id = slices2d.caseIds[ref.c], labels = pseudo.get(id)!, probs = fused.get(id);
@@ -222,7 +239,17 @@ export const refine = defineStage({
               label: labels.subarray(ref.z * plane, (ref.z + 1) * plane),
               probs: probs?.subarray(ref.z * classes * plane, (ref.z + 1) * classes * plane),
             };
-          }),
+          });
+      }
+      const out = yield* trainPair(ctx, {
+        config: { ...train, steps: config.secondRoundSteps },
+        augment,
+        seed,
+        classes,
+        data,
+        method: config.soft ? relearnSoft(config.softTemperature) : relearn,
+        start,
+        extra,
       });
       // ... and is the second round better than the first? Both validated the same way while
       // training (precise BatchNorm, last step); without validation cases there is no measure.

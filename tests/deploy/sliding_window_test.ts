@@ -16,6 +16,7 @@ import {
   windowStarts,
 } from "../../deploy/sliding_window.ts";
 import { argmaxClasses } from "../../deploy/slices.ts";
+import { predictVolume } from "../../deploy/predict_volume.ts";
 
 Deno.test("window starts cover every voxel, from 0 to n - p, at most (1 - overlap)·p apart", () => {
   for (const [n, p, overlap] of [[80, 32, 0.5], [33, 16, 0.25], [16, 16, 0.5], [10, 16, 0.5]]) {
@@ -97,6 +98,17 @@ Deno.test("windows tiling a V-Net's input exactly once give the Predictor's argm
         );
       }
     }
+  }
+  // predictVolume hands the probabilities out in the slices' layout, nz x K x H x W, whose
+  // argmax is the labels.
+  const probs = new Float32Array(3 * volume);
+  const inference = { kind: "windows", patch: [16, 16, 16], overlap: 0 } as const;
+  const same = await predictVolume(predictor, inference, image, 16, 16, 32, probs);
+  assertEquals([...same], [...labels]);
+  for (let z = 0; z < 16; z++) {
+    assertEquals([...argmaxClasses(probs, z * 3 * 512, 3, 512)], [
+      ...labels.subarray(z * 512, (z + 1) * 512),
+    ]);
   }
   await predictor.release();
 });

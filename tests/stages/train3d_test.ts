@@ -12,6 +12,7 @@ import { makeMemoryStore } from "../../pipeline/store.ts";
 import { sha256 } from "../../pipeline/digest.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import { parseDuetModel } from "../../deploy/onnx_model.ts";
+import { decodeArrays } from "../../io/array_container.ts";
 import { runTiny, stageFiles, stagesThrough, TINY, TINY_VNET } from "./tiny_run.ts";
 
 const VNET = [
@@ -110,6 +111,36 @@ Deno.test("vnet3d caml + CMA + OCC + prototype contrast: voxels fill the bank, t
   }
 });
 
+Deno.test("vnet3d refine: pseudo-labels through windows, a second round on pseudo-labelled patches, evaluate on it", async () => {
+  const store = makeMemoryStore();
+  const { exit } = await runTiny([
+    ...VNET,
+    "train.method=supervised",
+    "refine.enabled=true",
+    "refine.confidence=0.5",
+    "refine.secondRoundSteps=3",
+    "refine.onlyIfBetter=false",
+  ], { store });
+  assert(Exit.isSuccess(exit), String(exit));
+  const refine = await stageFiles(store, "refine");
+  const pseudo = Object.keys(refine).filter((n) => n.startsWith("pseudo-"));
+  assert(pseudo.length > 0, Object.keys(refine).join());
+  for (const name of pseudo) {
+    const { arrays } = decodeArrays(refine[name]);
+    assertEquals(arrays.label.shape, [16, 32, 32]);
+    assert((arrays.label.data as Uint8Array).every((v) => v <= 2 || v === 255), name);
+  }
+  const trained = (await stageFiles(store, "train"))["model-a.safetensors"];
+  const refined = decodeModel(refine["model-a.safetensors"]);
+  assert(sha256(trained) !== sha256(refine["model-a.safetensors"]), "second round changed nothing");
+  assertEquals(refined.meta.method, "relearn");
+  assertEquals(refined.inference, { kind: "windows", patch: [16, 16, 16], overlap: 0.5 });
+  const evaluate = JSON.parse(
+    new TextDecoder().decode((await stageFiles(store, "evaluate"))["metrics.json"]),
+  );
+  assertEquals(evaluate.cases.a.length, 2);
+});
+
 Deno.test("vnet3d is deterministic by seed", async () => {
   const digest = async (sets: string[]) => {
     const store = makeMemoryStore();
@@ -131,6 +162,7 @@ Deno.test("configs a V-Net cannot take are exit 64 with every problem named", as
     "train.model.channels=[4,8,16,32]",
     "train.model.patch=[24,16,16]",
     "refine.enabled=true",
+    "refine.soft=true",
   ];
   const exit = await Effect.runPromiseExit(loadConfig(TINY, sets));
   assert(Exit.isFailure(exit));
@@ -142,7 +174,7 @@ Deno.test("configs a V-Net cannot take are exit 64 with every problem named", as
       "train.model.channels",
       "train.model.patch",
       "data.roles.exemplar",
-      "refine.enabled",
+      "refine.soft",
     ]
   ) {
     assert(text.includes(path), text);
