@@ -1,12 +1,12 @@
 /**
- * refine: both models predict the unlabelled pool (slice by slice, or through 3D windows, as they
- * were trained); their probabilities are averaged and pixels
- * below the confidence threshold τ are left out (255). τ is also the pair's disagreement
- * (uncertainty) filter: a mean of two probabilities ≥ τ needs each ≥ 2τ − 1 (0.8 at the default
- * 0.9), so for τ > 0.75 both models' argmax agree wherever a pixel is kept. Each class is cleaned
- * to its largest 3D connected component (`largestComponent`). With `secondRoundSteps` > 0 both
- * models then train on labelled + pseudo-labelled slices or patches (ELSNet stage 2 / Semi-CML PReL) and
- * evaluate and export use the refined pair; with `soft` they re-learn the fused probabilities
+ * refine: both models predict the unlabelled pool (slice by slice, or through 3D windows, as
+ * they were trained); their probabilities are averaged and pixels below the confidence
+ * threshold τ are left out (255). τ is also the pair's disagreement (uncertainty) filter: a mean
+ * of two probabilities ≥ τ needs each ≥ 2τ − 1 (0.8 at the default 0.9), so for τ > 0.75 both
+ * models' argmax agree wherever a pixel is kept. Each class is cleaned to its largest 3D
+ * connected component (`largestComponent`). With `secondRoundSteps` > 0 both models then train
+ * on labelled + pseudo-labelled slices or patches (ELSNet stage 2 / Semi-CML PReL) and evaluate
+ * and export use the refined pair; with `soft` (2D) they re-learn the fused probabilities
  * (sharpened, confidence-weighted: Semi-CML's PReL) instead of the filtered hard labels.
  * Disabled by default (the pass-through keeps the pipeline shape fixed).
  */

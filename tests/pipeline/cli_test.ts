@@ -1,7 +1,8 @@
 /**
  * The CLI as users and schedulers drive it, in real processes: SIGKILL at random moments then
- * `resume`, 2D and 3D, with and without a memory bank (same digests as an uninterrupted run, committed units never re-executed), two racing
- * `stage` processes, bad configs (exit 64), a corrupted artifact (exit 65).
+ * `resume`, 2D and 3D, with and without a memory bank (same digests as an uninterrupted run,
+ * committed units never re-executed), two racing `stage` processes, bad configs (exit 64), a
+ * corrupted artifact (exit 65).
  */
 import { assert, assertEquals } from "../assert.ts";
 import { Rng } from "../../random/rng.ts";
