@@ -4,9 +4,10 @@
  * encoder block, and omni-correlation consistency (OCC): projection and prediction heads on the
  * last decoder features, a per-class memory bank of labelled features both models predict
  * correctly, and the correlation of the most confident agreeing unlabelled pixels with the bank
- * kept consistent between the models (pixels or voxels alike). The bank is a FIFO queue of `enqueue` randomly
- * chosen correct pixels per class and step (CAML keeps each labelled volume's latest voxels and
- * samples 256 per class from them; it also skips a class with fewer than 256 stored).
+ * kept consistent between the models (pixels or voxels alike). The bank is a FIFO queue of
+ * `enqueue` randomly chosen correct pixels per class and step (CAML keeps each labelled volume's
+ * latest voxels and samples 256 per class from them; it also skips a class with fewer than 256
+ * stored).
  */
 import type { StepBuilder } from "../engine/train.ts";
 import type { ModelEntry } from "../engine/train.ts";

@@ -56,14 +56,12 @@ export const loadVolumePool = (norm: NormalizedSource, cacheBytes = CACHE_BYTES)
         validation.push({ id: info.id, image: c.image, labels: label, slices: info.slices });
         continue;
       }
-      const fg: number[] = [];
-      for (let i = 0; i < label.length; i++) if (label[i]) fg.push(i);
       labelled.push({
         id: info.id,
         slices: info.slices,
         image: c.image,
         label,
-        foreground: Int32Array.from(fg),
+        foreground: foregroundVoxels(label),
       });
     }
     const unlabelledVolume = boundedCache(
@@ -79,3 +77,10 @@ export const loadVolumePool = (norm: NormalizedSource, cacheBytes = CACHE_BYTES)
       unlabelledVolume,
     } satisfies VolumePool;
   });
+
+/** Voxel indices of a label's foreground: any class but background (0) and left-out (255). */
+export function foregroundVoxels(label: Uint8Array): Int32Array {
+  const fg: number[] = [];
+  for (let i = 0; i < label.length; i++) if (label[i] !== 0 && label[i] !== 255) fg.push(i);
+  return Int32Array.from(fg);
+}

@@ -25,7 +25,7 @@ import { trainPair } from "../../training/train_pair.ts";
 import { relearn, relearnSoft } from "../../training/methods.ts";
 import { loadPool } from "../../training/pool.ts";
 import { sliceData } from "../../training/batches.ts";
-import { loadVolumePool } from "../../training/volume_pool.ts";
+import { foregroundVoxels, loadVolumePool } from "../../training/volume_pool.ts";
 import { patchData, type PseudoLabelledVolume } from "../../training/patches.ts";
 import type { TrainingData } from "../../training/data.ts";
 import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
@@ -217,12 +217,7 @@ export const refine = defineStage({
         const pseudoVolumes: PseudoLabelledVolume[] = [];
         volumes.unlabelled.forEach((v, index) => {
           const label = pseudo.get(v.id);
-          if (!label) return;
-          const foreground: number[] = [];
-          for (let i = 0; i < label.length; i++) {
-            if (label[i] !== 0 && label[i] !== 255) foreground.push(i);
-          }
-          pseudoVolumes.push({ index, label, foreground: Int32Array.from(foreground) });
+          if (label) pseudoVolumes.push({ index, label, foreground: foregroundVoxels(label) });
         });
         data = patchData(volumes, inference, train.foregroundPatches, pseudoVolumes);
       } else {

@@ -79,17 +79,17 @@ Deno.test("unet3d (the U-Net with 3D convolutions) trains caml's pair and evalua
   assertEquals(evaluate.cases.pair.length, 2);
 });
 
+/** The train stage's files of a tiny V-Net run with `sets`. */
+async function trainVnet(sets: string[]) {
+  const store = makeMemoryStore();
+  const { exit } = await runTiny([...VNET, ...sets], { stages: stagesThrough("train"), store });
+  assert(Exit.isSuccess(exit), String(exit));
+  return await stageFiles(store, "train");
+}
+
 Deno.test("vnet3d caml + CMA + OCC + prototype contrast: voxels fill the bank, terms logged, models stay plain V-Nets", async () => {
-  const train = async (sets: string[]) => {
-    const store = makeMemoryStore();
-    const { exit } = await runTiny([...VNET, "train.method=caml", ...sets], {
-      stages: stagesThrough("train"),
-      store,
-    });
-    assert(Exit.isSuccess(exit), String(exit));
-    return await stageFiles(store, "train");
-  };
-  const files = await train([
+  const files = await trainVnet([
+    "train.method=caml",
     "train.caml.cma=true",
     "train.caml.occ.weight=0.05",
     "train.caml.occ.enqueue=16",
@@ -102,7 +102,7 @@ Deno.test("vnet3d caml + CMA + OCC + prototype contrast: voxels fill the bank, t
   assert(curves.every((c) => Number.isFinite(c.logs.occ) && Number.isFinite(c.logs.ppc)));
   // A filled bank makes the correlation loss non-trivial from the first step on.
   assert(curves.some((c) => c.logs.occ > 0.1), JSON.stringify(curves.map((c) => c.logs)));
-  const plain = await train([]);
+  const plain = await trainVnet(["train.method=caml"]);
   for (const name of ["model-a.safetensors", "model-b.safetensors"]) {
     const [on, off] = [files, plain].map((f) => decodeModel(f[name]).model);
     assertEquals(on.kind, "vnet3d");
@@ -142,15 +142,8 @@ Deno.test("vnet3d refine: pseudo-labels through windows, a second round on pseud
 });
 
 Deno.test("vnet3d is deterministic by seed", async () => {
-  const digest = async (sets: string[]) => {
-    const store = makeMemoryStore();
-    const { exit } = await runTiny([...VNET, "train.method=fixmatch", ...sets], {
-      stages: stagesThrough("train"),
-      store,
-    });
-    assert(Exit.isSuccess(exit), String(exit));
-    return sha256((await stageFiles(store, "train"))["model-a.safetensors"]);
-  };
+  const digest = async (sets: string[]) =>
+    sha256((await trainVnet(["train.method=fixmatch", ...sets]))["model-a.safetensors"]);
   const [one, two, other] = [await digest([]), await digest([]), await digest(["seed=2"])];
   assertEquals(one, two);
   assert(one !== other);
