@@ -237,6 +237,9 @@ export const RefineConfig = Schema.Struct({
   confidence: Probability,
   largestComponent: Schema.Boolean,
   secondRoundSteps: NonNegativeInt,
+  /** The second round's learning rate; null: `train.optimizer.lr`. The round continues from the
+   * trained weights, so a smaller rate fine-tunes them instead of restarting the schedule. */
+  secondRoundLr: Schema.NullOr(PositiveNumber),
   /** Train a second round only when the pseudo-labels beat both models on the validation split
    * (their Dice over the pixels they keep against each model's), and use its models only when
    * they beat the first round's on validation; else evaluate and export keep the first round. */

@@ -97,6 +97,7 @@ export const defaults: Config = {
     confidence: 0.9,
     largestComponent: true,
     secondRoundSteps: 0,
+    secondRoundLr: null,
     onlyIfBetter: true,
     soft: false,
     softTemperature: 0.5,

@@ -237,7 +237,11 @@ export const refine = defineStage({
           });
       }
       const out = yield* trainPair(ctx, {
-        config: { ...train, steps: config.secondRoundSteps },
+        config: {
+          ...train,
+          steps: config.secondRoundSteps,
+          optimizer: { ...train.optimizer, lr: config.secondRoundLr ?? train.optimizer.lr },
+        },
         augment,
         seed,
         classes,

@@ -2,6 +2,7 @@
 import { Effect, Exit } from "effect";
 import { assert, assertEquals } from "../assert.ts";
 import { decodeModel } from "../../deploy/weights.ts";
+import { decodeSafetensors } from "../../engine/checkpoint.ts";
 import { makeMemoryStore } from "../../pipeline/store.ts";
 import { decodeArrays } from "../../io/array_container.ts";
 import { labelComponents } from "../../metrics/components.ts";
@@ -72,6 +73,39 @@ Deno.test("refine's second round fine-tunes the pair on pseudo-labels, then eval
   assertEquals(decodeModel(refined).meta.method, "relearn");
   const curves = JSON.parse(new TextDecoder().decode(await file("refine", "curves.json")));
   assertEquals(curves.length, 12);
+});
+
+Deno.test("refine.secondRoundLr sets the second round's step size", async () => {
+  // Largest weight change of the second round, trained at the given rate (null: train's 3e-3).
+  const change = async (lr: string) => {
+    const store = makeMemoryStore();
+    const { exit } = await runTiny([
+      "train.method=supervised",
+      "train.steps=20",
+      "refine.enabled=true",
+      "refine.secondRoundSteps=6",
+      "refine.onlyIfBetter=false",
+      `refine.secondRoundLr=${lr}`,
+    ], { stages: stagesThrough("refine"), runId: "l", store });
+    assert(Exit.isSuccess(exit), String(exit));
+    const weights = async (stage: string) => {
+      const keys = await Effect.runPromise(store.list(`runs/l/stages/${stage}/`));
+      const key = keys.find((k) => k.endsWith("/attempt-1/model-a.safetensors"))!;
+      return decodeSafetensors((await Effect.runPromise(store.get(key)))!).tensors;
+    };
+    const [before, after] = [await weights("train"), await weights("refine")];
+    let most = 0;
+    for (const [name, t] of Object.entries(before)) {
+      if (!name.endsWith(".weight")) continue; // BatchNorm statistics move at any rate
+      const a = after[name].data as Float32Array, b = t.data as Float32Array;
+      for (let i = 0; i < b.length; i++) most = Math.max(most, Math.abs(a[i] - b[i]));
+    }
+    return most;
+  };
+  const [tiny, full] = [await change("1e-7"), await change("null")];
+  // Adam's steps are about lr each: 6 steps move a weight by at most ~6 lr.
+  assert(tiny < 1e-5, `lr 1e-7 moved a weight by ${tiny}`);
+  assert(full > 100 * tiny && full > 1e-3, `train's lr moved weights by ${full} only`);
 });
 
 Deno.test("soft targets follow the weak view like the labels do; real labels enter one-hot", () => {
