@@ -111,6 +111,10 @@ function volumeModelProblems(config: Config): string[] {
       config.refine.enabled && config.refine.soft,
       "refine.soft: the soft second round is 2D-only in this version; set false for 3D models",
     ],
+    [
+      config.refine.enabled && config.refine.synthetic,
+      "refine.synthetic: the synthetic samples are 2D slices; 3D models cannot use them (set false)",
+    ],
   ];
   for (const [bad, line] of unsupported) if (bad) problems.push(line);
   return problems;

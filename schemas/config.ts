@@ -240,6 +240,10 @@ export const RefineConfig = Schema.Struct({
   /** The second round's learning rate; null: `train.optimizer.lr`. The round continues from the
    * trained weights, so a smaller rate fine-tunes them instead of restarting the schedule. */
   secondRoundLr: Schema.NullOr(PositiveNumber),
+  /** 2D: the second round's batches also hold the synthetic samples (every other position after
+   * the first), as the first round's did; false: the exemplar or labelled slices and
+   * pseudo-labels only. */
+  synthetic: Schema.Boolean,
   /** Train a second round only when the pseudo-labels beat both models on the validation split
    * (their Dice over the pixels they keep against each model's), and use its models only when
    * they beat the first round's on validation; else evaluate and export keep the first round. */

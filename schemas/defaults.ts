@@ -98,6 +98,7 @@ export const defaults: Config = {
     largestComponent: true,
     secondRoundSteps: 0,
     secondRoundLr: null,
+    synthetic: false,
     onlyIfBetter: true,
     soft: false,
     softTemperature: 0.5,

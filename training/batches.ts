@@ -44,7 +44,8 @@ export class BatchSampler implements BatchSource {
     this.#ones = new Float32Array(plane).fill(1);
     // A real labelled slice first; the other positions draw from synthetic samples and real
     // labelled slices alike (with a single exemplar slice: synthetic only, the CMEMS
-    // reconstruction), or from the caller's pseudo-labelled slices.
+    // reconstruction), or from the caller's pseudo-labelled slices (with both: alternately,
+    // pseudo-labelled at odd positions).
     this.#mixed = method.synthetic && pool.synthetic.length
       ? [...(pool.labelled.length > 1 ? pool.labelled : []), ...pool.synthetic]
       : [];
@@ -60,7 +61,7 @@ export class BatchSampler implements BatchSource {
 
   #drawLabelled(i: number, rng: Rng): Effect.Effect<LabelledSlice, unknown> {
     const { pool, extra } = this, mixed = this.#mixed;
-    return i > 0 && extra ? extra(rng) : Effect.succeed(
+    return i > 0 && extra && (i % 2 === 1 || !mixed.length) ? extra(rng) : Effect.succeed(
       i > 0 && mixed.length
         ? mixed[rng.int(0, mixed.length)]
         : pool.labelled[rng.int(0, pool.labelled.length)],

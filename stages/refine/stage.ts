@@ -67,7 +67,7 @@ function keptDice(cases: readonly (readonly [Uint8Array, Uint8Array])[], classes
 export const refine = defineStage({
   name: "refine",
   version: 8,
-  needs: ["normalize", "train"],
+  needs: ["normalize", "synthesize", "train"],
   // Not sharded: the second round trains on the pseudo-labels of the whole pool.
   shardable: false,
   stopGraceMs: CHECKPOINT_GRACE_MS,
@@ -221,7 +221,10 @@ export const refine = defineStage({
         });
         data = patchData(volumes, inference, train.foregroundPatches, pseudoVolumes);
       } else {
-        const slices2d = yield* loadPool(norm);
+        const slices2d = yield* loadPool(
+          norm,
+          config.synthetic ? ctx.input("synthesize") : undefined,
+        );
         const refs = slices2d.unlabelled.filter((r) => pseudo.has(slices2d.caseIds[r.c]));
         const plane = slices2d.width * slices2d.height;
         data = sliceData(slices2d);
@@ -246,7 +249,10 @@ export const refine = defineStage({
         seed,
         classes,
         data,
-        method: config.soft ? relearnSoft(config.softTemperature) : relearn,
+        method: {
+          ...(config.soft ? relearnSoft(config.softTemperature) : relearn),
+          synthetic: config.synthetic,
+        },
         start,
         extra,
       });

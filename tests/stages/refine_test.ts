@@ -142,30 +142,41 @@ Deno.test("soft targets follow the weak view like the labels do; real labels ent
   }
 });
 
-Deno.test("refine.soft: the second round re-learns the fused probabilities, not the hard labels", async () => {
-  const run = async (soft: boolean) => {
-    const store = makeMemoryStore();
-    const { exit } = await runTiny([
-      "train.method=supervised",
-      "train.steps=40",
-      "refine.enabled=true",
-      "refine.secondRoundSteps=12",
-      "refine.onlyIfBetter=false",
-      `refine.soft=${soft}`,
-    ], { stages: stagesThrough("refine"), runId: "s", store });
-    assert(Exit.isSuccess(exit), String(exit));
-    const keys = await Effect.runPromise(store.list("runs/s/stages/refine/"));
-    const get = async (name: string) =>
-      (await Effect.runPromise(store.get(keys.find((k) => k.endsWith(`/${name}`))!)))!;
-    return {
-      model: await get("model-a.safetensors"),
-      curves: JSON.parse(new TextDecoder().decode(await get("curves.json"))),
-    };
+/** Model a and the curves of a tiny run's second round, trained with `sets`. */
+async function secondRound(sets: readonly string[]) {
+  const store = makeMemoryStore();
+  const { exit } = await runTiny([
+    "train.method=supervised",
+    "train.steps=40",
+    "refine.enabled=true",
+    "refine.secondRoundSteps=12",
+    "refine.onlyIfBetter=false",
+    ...sets,
+  ], { stages: stagesThrough("refine"), runId: "s", store });
+  assert(Exit.isSuccess(exit), String(exit));
+  const keys = await Effect.runPromise(store.list("runs/s/stages/refine/"));
+  const get = async (name: string) =>
+    (await Effect.runPromise(store.get(keys.find((k) => k.endsWith(`/${name}`))!)))!;
+  return {
+    model: await get("model-a.safetensors"),
+    curves: JSON.parse(new TextDecoder().decode(await get("curves.json"))),
   };
-  const [hard, soft] = [await run(false), await run(true)];
+}
+
+Deno.test("refine.soft: the second round re-learns the fused probabilities, not the hard labels", async () => {
+  const [hard, soft] = [await secondRound([]), await secondRound(["refine.soft=true"])];
   assertEquals(soft.curves.length, 12);
   assert(soft.curves.every((c: { loss: number }) => Number.isFinite(c.loss) && c.loss > 0));
   assert(sha256(hard.model) !== sha256(soft.model), "soft and hard rounds trained the same");
+});
+
+Deno.test("refine.synthetic: the second round's batches also hold the synthetic samples", async () => {
+  const [without, withSamples] = [
+    await secondRound([]),
+    await secondRound(["refine.synthetic=true"]),
+  ];
+  assertEquals(withSamples.curves.length, 12);
+  assert(sha256(without.model) !== sha256(withSamples.model), "the samples changed nothing");
 });
 
 Deno.test("refine.onlyIfBetter: a second round only on pseudo-labels that beat both models, kept only if it beats the first", async () => {

@@ -156,6 +156,7 @@ Deno.test("configs a V-Net cannot take are exit 64 with every problem named", as
     "train.model.patch=[24,16,16]",
     "refine.enabled=true",
     "refine.soft=true",
+    "refine.synthetic=true",
   ];
   const exit = await Effect.runPromiseExit(loadConfig(TINY, sets));
   assert(Exit.isFailure(exit));
@@ -168,6 +169,7 @@ Deno.test("configs a V-Net cannot take are exit 64 with every problem named", as
       "train.model.patch",
       "data.roles.exemplar",
       "refine.soft",
+      "refine.synthetic",
     ]
   ) {
     assert(text.includes(path), text);
