@@ -9,6 +9,8 @@ import { labelComponents } from "../../metrics/components.ts";
 import { sha256 } from "../../pipeline/digest.ts";
 import { runTiny, stagesThrough } from "./tiny_run.ts";
 import { resolveStage } from "../../pipeline/runner.ts";
+import { stages as registry } from "../../stages/registry.ts";
+import type { AnyStage } from "../../pipeline/stage.ts";
 import { Rng } from "../../random/rng.ts";
 import { fillSoftTargets } from "../../training/soft_targets.ts";
 import { RandomWeak } from "../../transforms/geometric.ts";
@@ -50,7 +52,11 @@ Deno.test("refine writes a pseudo-label volume per unlabelled case, 255 where un
   assert(unsure > 0 && labelled + unsure < keys.length * 8 * 32 * 32);
 });
 
-Deno.test("refine's second round fine-tunes the pair on pseudo-labels, then evaluate and export run on it", async () => {
+/** A tiny run whose refine trains a 12-step second round (with `sets`); reads its files. */
+async function secondRound(
+  sets: readonly string[],
+  stages: readonly AnyStage[] = stagesThrough("refine"),
+) {
   const store = makeMemoryStore();
   const { exit } = await runTiny([
     "train.method=supervised",
@@ -58,42 +64,36 @@ Deno.test("refine's second round fine-tunes the pair on pseudo-labels, then eval
     "refine.enabled=true",
     "refine.secondRoundSteps=12",
     "refine.onlyIfBetter=false",
-  ], { runId: "s", store });
+    ...sets,
+  ], { stages, runId: "s", store });
   assert(Exit.isSuccess(exit), String(exit));
   const file = async (stage: string, name: string) => {
     const keys = await Effect.runPromise(store.list(`runs/s/stages/${stage}/`));
-    const key = keys.find((k) => k.endsWith(`/attempt-1/${name}`))!;
-    return (await Effect.runPromise(store.get(key)))!;
+    return (await Effect.runPromise(
+      store.get(keys.find((k) => k.endsWith(`/attempt-1/${name}`))!),
+    ))!;
   };
+  const curves = JSON.parse(new TextDecoder().decode(await file("refine", "curves.json")));
+  return { file, model: await file("refine", "model-a.safetensors"), curves };
+}
+
+Deno.test("refine's second round fine-tunes the pair on pseudo-labels, then evaluate and export run on it", async () => {
+  const { file, model: refined, curves } = await secondRound([], registry);
   const trained = await file("train", "model-a.safetensors");
-  const refined = await file("refine", "model-a.safetensors");
   assert(sha256(trained) !== sha256(refined), "the second round changed nothing");
   // Each round's models carry the method that trained them.
   assertEquals(decodeModel(trained).meta.method, "supervised");
   assertEquals(decodeModel(refined).meta.method, "relearn");
-  const curves = JSON.parse(new TextDecoder().decode(await file("refine", "curves.json")));
   assertEquals(curves.length, 12);
+  assert((await file("export", "model.onnx")).length > 0);
 });
 
 Deno.test("refine.secondRoundLr sets the second round's step size", async () => {
   // Largest weight change of the second round, trained at the given rate (null: train's 3e-3).
   const change = async (lr: string) => {
-    const store = makeMemoryStore();
-    const { exit } = await runTiny([
-      "train.method=supervised",
-      "train.steps=20",
-      "refine.enabled=true",
-      "refine.secondRoundSteps=6",
-      "refine.onlyIfBetter=false",
-      `refine.secondRoundLr=${lr}`,
-    ], { stages: stagesThrough("refine"), runId: "l", store });
-    assert(Exit.isSuccess(exit), String(exit));
-    const weights = async (stage: string) => {
-      const keys = await Effect.runPromise(store.list(`runs/l/stages/${stage}/`));
-      const key = keys.find((k) => k.endsWith("/attempt-1/model-a.safetensors"))!;
-      return decodeSafetensors((await Effect.runPromise(store.get(key)))!).tensors;
-    };
-    const [before, after] = [await weights("train"), await weights("refine")];
+    const { file, model } = await secondRound([`refine.secondRoundLr=${lr}`]);
+    const before = decodeSafetensors(await file("train", "model-a.safetensors")).tensors;
+    const after = decodeSafetensors(model).tensors;
     let most = 0;
     for (const [name, t] of Object.entries(before)) {
       if (!name.endsWith(".weight")) continue; // BatchNorm statistics move at any rate
@@ -103,7 +103,7 @@ Deno.test("refine.secondRoundLr sets the second round's step size", async () => 
     return most;
   };
   const [tiny, full] = [await change("1e-7"), await change("null")];
-  // Adam's steps are about lr each: 6 steps move a weight by at most ~6 lr.
+  // Adam's steps are about lr each: 12 steps move a weight by at most ~12 lr.
   assert(tiny < 1e-5, `lr 1e-7 moved a weight by ${tiny}`);
   assert(full > 100 * tiny && full > 1e-3, `train's lr moved weights by ${full} only`);
 });
@@ -141,27 +141,6 @@ Deno.test("soft targets follow the weak view like the labels do; real labels ent
     assertEquals(onehot, [0, 1, 2].map((c) => (c === weakLabels[plane + q] ? 1 : 0)));
   }
 });
-
-/** Model a and the curves of a tiny run's second round, trained with `sets`. */
-async function secondRound(sets: readonly string[]) {
-  const store = makeMemoryStore();
-  const { exit } = await runTiny([
-    "train.method=supervised",
-    "train.steps=40",
-    "refine.enabled=true",
-    "refine.secondRoundSteps=12",
-    "refine.onlyIfBetter=false",
-    ...sets,
-  ], { stages: stagesThrough("refine"), runId: "s", store });
-  assert(Exit.isSuccess(exit), String(exit));
-  const keys = await Effect.runPromise(store.list("runs/s/stages/refine/"));
-  const get = async (name: string) =>
-    (await Effect.runPromise(store.get(keys.find((k) => k.endsWith(`/${name}`))!)))!;
-  return {
-    model: await get("model-a.safetensors"),
-    curves: JSON.parse(new TextDecoder().decode(await get("curves.json"))),
-  };
-}
 
 Deno.test("refine.soft: the second round re-learns the fused probabilities, not the hard labels", async () => {
   const [hard, soft] = [await secondRound([]), await secondRound(["refine.soft=true"])];
