@@ -29,6 +29,7 @@ import { foregroundVoxels, loadVolumePool } from "../../training/volume_pool.ts"
 import { patchData, type PseudoLabelledVolume } from "../../training/patches.ts";
 import type { TrainingData } from "../../training/data.ts";
 import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
+import { meanDice } from "../../training/validate.ts";
 import type { SliceCase } from "../../schemas/outputs.ts";
 
 /** The output when refine has no pseudo-labels to make (off, or no unlabelled case). */
@@ -66,7 +67,7 @@ function keptDice(cases: readonly (readonly [Uint8Array, Uint8Array])[], classes
 
 export const refine = defineStage({
   name: "refine",
-  version: 8,
+  version: 9,
   needs: ["normalize", "synthesize", "train"],
   // Not sharded: the second round trains on the pseudo-labels of the whole pool.
   shardable: false,
@@ -77,6 +78,8 @@ export const refine = defineStage({
     train: c.train,
     augment: c.augment,
     seed: c.seed,
+    // The gate scores both rounds as evaluate will (with or without the largest component).
+    largestComponent: c.evaluate.largestComponent,
   }),
   input: Schema.Struct({
     refine: RefineConfig,
@@ -84,9 +87,10 @@ export const refine = defineStage({
     train: TrainConfig,
     augment: AugmentConfig,
     seed: Schema.Int,
+    largestComponent: Schema.Boolean,
   }),
   output: RefineOutput,
-  run: (ctx, { refine: config, classes, train, augment, seed }) =>
+  run: (ctx, { refine: config, classes, train, augment, seed, largestComponent }) =>
     Effect.gen(function* () {
       if (!config.enabled) return nothing(false);
       const norm = ctx.input("normalize");
@@ -239,7 +243,16 @@ export const refine = defineStage({
             };
           });
       }
-      const out = yield* trainPair(ctx, {
+      // The second round's models, kept as they are written, to score them below.
+      const written = new Map<string, Uint8Array>();
+      const host = {
+        ...ctx,
+        write: (name: string, bytes: Uint8Array) => {
+          written.set(name, bytes);
+          return ctx.write(name, bytes);
+        },
+      };
+      const out = yield* trainPair(host, {
         config: {
           ...train,
           steps: config.secondRoundSteps,
@@ -256,10 +269,38 @@ export const refine = defineStage({
         start,
         extra,
       });
-      // ... and is the second round better than the first? Both validated the same way while
-      // training (precise BatchNorm, last step); without validation cases there is no measure.
+      // ... and is the second round better than the first? Both are scored on the validation
+      // cases as evaluate scores them (largest component per class when evaluate keeps it); a
+      // gate on training's own validation Dice (no post-processing) once kept a worse round.
       const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      const before = summary.validationDice, after = out.validationDice;
+      const score = (preds: readonly Uint8Array[]) =>
+        meanDice(
+          scored.map((s, i) => ({
+            labels: s.labels,
+            pred: largestComponent
+              ? keepLargestComponent(preds[i], [W, H, s.labels.length / (W * H)])
+              : preds[i],
+          })),
+          classes,
+        );
+      const before = scored.length ? [0, 1].map((k) => score(scored.map((s) => s.models[k]))) : [];
+      const after: number[] = [];
+      for (const name of scored.length ? out.models : []) {
+        const decoded = decodeModel(written.get(name)!);
+        const spatial = predictorSpatial(decoded.inference, W, H);
+        const p = yield* Effect.promise(() => Predictor.create(decoded.model, { spatial }));
+        const preds: Uint8Array[] = [];
+        for (const info of normalizedCases(norm).filter((c) => c.role === "validation")) {
+          const c = yield* loadCase(norm, info);
+          preds.push(
+            yield* Effect.promise(() =>
+              predictVolume(p, decoded.inference, c.image, info.slices, c.width, c.height)
+            ),
+          );
+        }
+        yield* Effect.promise(() => p.release());
+        after.push(score(preds));
+      }
       const kept = !config.onlyIfBetter || !after.length || !before.length ||
         mean(after) > mean(before);
       ctx.reporter.info(
