@@ -145,10 +145,12 @@ export const RefineOutput = Schema.Struct({
     kept: Schema.Number,
     models: Schema.Array(Schema.Number),
   })),
-  /** The second round's last validation Dice per model, and whether its models are used (with
+  /** Each round's validation Dice per model, scored as evaluate scores (largest component per
+   * class when evaluate keeps it), and whether the second round's models are used (with
    * `onlyIfBetter`, only when their mean beats the first round's); null without a second round. */
   secondRound: Schema.NullOr(Schema.Struct({
     validationDice: Schema.Array(Schema.Number),
+    firstRoundDice: Schema.Array(Schema.Number),
     kept: Schema.Boolean,
   })),
   models: Schema.Array(Schema.String),

@@ -317,12 +317,12 @@ export const refine = defineStage({
       const models = kept ? out.models : [];
       // Which models downstream uses is an artifact too, so evaluate's and export's keys (which
       // hash artifacts, not summaries) change with the decision.
-      yield* ctx.write("models.json", encodeJson({ models, secondRound: { after, kept } }));
+      yield* ctx.write("models.json", encodeJson({ models, secondRound: { after, before, kept } }));
       return {
         enabled: true,
         pseudoLabelledSlices: slices,
         quality,
-        secondRound: { validationDice: after, kept },
+        secondRound: { validationDice: after, firstRoundDice: before, kept },
         models,
       };
     }),
