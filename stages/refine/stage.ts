@@ -101,14 +101,21 @@ export const refine = defineStage({
       // Fused probabilities [slices, K, H, W] quantised to 0..255, for a soft second round.
       const fused = new Map<string, Uint8Array>();
       const [W, H] = inputSize(norm)!;
+      /** A model artifact's predictor, over slices or 3D windows as it was trained (recorded). */
+      const predictorOf = (bytes: Uint8Array) => {
+        const decoded = decodeModel(bytes);
+        const spatial = predictorSpatial(decoded.inference, W, H);
+        return Effect.promise(async () => ({
+          predictor: await Predictor.create(decoded.model, { spatial }),
+          inference: decoded.inference,
+        }));
+      };
       const predictors: Predictor[] = [];
-      // Slices or 3D windows, as the models were trained (recorded in them).
       let inference: Inference = { kind: "slices" };
       for (const artifact of trained.summaries[0].models) {
-        const decoded = decodeModel(yield* trained.read(artifact));
-        inference = decoded.inference;
-        const spatial = predictorSpatial(inference, W, H);
-        predictors.push(yield* Effect.promise(() => Predictor.create(decoded.model, { spatial })));
+        const made = yield* predictorOf(yield* trained.read(artifact));
+        inference = made.inference;
+        predictors.push(made.predictor);
       }
       /** The pair's fused pseudo-labels of a case (255 where unsure), and the fused probabilities. */
       const pseudoLabel = (info: SliceCase) =>
@@ -165,8 +172,9 @@ export const refine = defineStage({
 
       // Are the pseudo-labels better than the models that made them? Measured on the validation
       // cases: Dice of the kept pseudo-labels against each model's Dice, both 3D over volumes.
+      const validation = normalizedCases(norm).filter((c) => c.role === "validation");
       const scored: { labels: Uint8Array; pseudo: Uint8Array; models: Uint8Array[] }[] = [];
-      for (const info of normalizedCases(norm).filter((c) => c.role === "validation")) {
+      for (const info of validation) {
         const { c, labels, argmax } = yield* pseudoLabel(info);
         const plane = c.width * c.height, truth = new Uint8Array(info.slices * plane);
         for (let z = 0; z < info.slices; z++) truth.set(c.label(z)!, z * plane);
@@ -273,34 +281,36 @@ export const refine = defineStage({
       // cases as evaluate scores them (largest component per class when evaluate keeps it); a
       // gate on training's own validation Dice (no post-processing) once kept a worse round.
       const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      const score = (preds: readonly Uint8Array[]) =>
+      const score = (volumes: readonly Uint8Array[]) =>
         meanDice(
           scored.map((s, i) => ({
             labels: s.labels,
             pred: largestComponent
-              ? keepLargestComponent(preds[i], [W, H, s.labels.length / (W * H)])
-              : preds[i],
+              ? keepLargestComponent(volumes[i], [W, H, s.labels.length / (W * H)])
+              : volumes[i],
           })),
           classes,
         );
-      const before = scored.length ? [0, 1].map((k) => score(scored.map((s) => s.models[k]))) : [];
-      const after: number[] = [];
+      const before = scored.length
+        ? predictors.map((_, k) => score(scored.map((s) => s.models[k])))
+        : [];
+      const second: { predictor: Predictor; inference: Inference }[] = [];
       for (const name of scored.length ? out.models : []) {
-        const decoded = decodeModel(written.get(name)!);
-        const spatial = predictorSpatial(decoded.inference, W, H);
-        const p = yield* Effect.promise(() => Predictor.create(decoded.model, { spatial }));
-        const preds: Uint8Array[] = [];
-        for (const info of normalizedCases(norm).filter((c) => c.role === "validation")) {
-          const c = yield* loadCase(norm, info);
-          preds.push(
+        second.push(yield* predictorOf(written.get(name)!));
+      }
+      const preds = second.map((): Uint8Array[] => []);
+      for (const info of second.length ? validation : []) {
+        const c = yield* loadCase(norm, info);
+        for (const [k, m] of second.entries()) {
+          preds[k].push(
             yield* Effect.promise(() =>
-              predictVolume(p, decoded.inference, c.image, info.slices, c.width, c.height)
+              predictVolume(m.predictor, m.inference, c.image, info.slices, c.width, c.height)
             ),
           );
         }
-        yield* Effect.promise(() => p.release());
-        after.push(score(preds));
       }
+      yield* Effect.promise(() => Promise.all(second.map((m) => m.predictor.release())));
+      const after = preds.map(score);
       const kept = !config.onlyIfBetter || !after.length || !before.length ||
         mean(after) > mean(before);
       ctx.reporter.info(
