@@ -245,7 +245,9 @@ export const RefineConfig = Schema.Struct({
    * pseudo-labels only. */
   synthetic: Schema.Boolean,
   /** Train a second round only when the pseudo-labels beat both models on the validation split
-   * (their Dice over the pixels they keep against each model's), and use its models only when
+   * (their Dice over the pixels they keep against each model's over every pixel: on the kept
+   * pixels both models agree with them, so this asks whether leaving out the unsure pixels and
+   * the stray components cleans them), and use its models only when
    * they beat the first round's on validation; else evaluate and export keep the first round. */
   onlyIfBetter: Schema.Boolean,
   /** Second round on the pair's fused soft probabilities (Semi-CML's PReL) instead of the hard

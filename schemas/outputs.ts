@@ -137,8 +137,8 @@ export const RefineOutput = Schema.Struct({
   pseudoLabelledSlices: Schema.Int,
   /**
    * The pseudo-labels against the models that made them, on the validation split: Dice of the
-   * pseudo-labels over the pixels they keep, the share of pixels kept, each model's Dice; null
-   * without validation cases.
+   * pseudo-labels over the pixels they keep, the share of pixels kept, each model's Dice over
+   * every pixel (raw argmax); null without validation cases.
    */
   quality: Schema.NullOr(Schema.Struct({
     pseudo: Schema.Number,

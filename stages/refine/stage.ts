@@ -195,7 +195,9 @@ export const refine = defineStage({
         ctx.reporter.info(
           `refine: pseudo-labels ${pct(quality.pseudo)} Dice on the ${
             pct(quality.kept)
-          } of validation pixels they keep; models ${quality.models.map(pct).join(" / ")}`,
+          } of validation pixels they keep; models ${
+            quality.models.map(pct).join(" / ")
+          } over every pixel`,
         );
       }
       const worse = quality !== null && quality.pseudo <= Math.max(...quality.models);
