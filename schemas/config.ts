@@ -245,10 +245,10 @@ export const RefineConfig = Schema.Struct({
    * pseudo-labels only. */
   synthetic: Schema.Boolean,
   /** Train a second round only when the pseudo-labels beat both models on the validation split
-   * (their Dice over the pixels they keep against each model's over every pixel: on the kept
-   * pixels both models agree with them, so this asks whether leaving out the unsure pixels and
-   * the stray components cleans them), and use its models only when
-   * they beat the first round's on validation; else evaluate and export keep the first round. */
+   * (their Dice over the pixels they keep against each model's over every pixel; on the kept
+   * pixels both models agree with them, so this measures what leaving out the unsure pixels and
+   * stray components removes), and use its models only when they beat the first round's on
+   * validation as evaluate scores them; else evaluate and export keep the first round. */
   onlyIfBetter: Schema.Boolean,
   /** Second round on the pair's fused soft probabilities (Semi-CML's PReL) instead of the hard
    * labels: sharpened with temperature `softTemperature`, each pixel weighted by its confidence. */
