@@ -14,7 +14,8 @@
  *   duet.hdf5           JSON {axes, image}: how the training data's .h5 files store the image
  *                       (axis order "xyz" or "zyx", dataset name); predict reads .h5 inputs
  *                       the same way unless its flags say otherwise
- *   duet.inference      JSON {kind: "slices"}, or {kind: "windows", patch: [x, y, z], overlap}:
+ *   duet.inference      JSON {kind: "slices"} ({kind: "slices", context: k}: each slice goes in with
+ *                       k neighbours on each side as channels), or {kind: "windows", patch: [x, y, z], overlap}:
  *                       a 3D model whose input is [batch, 1, z, y, x] windows slid over the
  *                       normalized volume of input_size slices, Gaussian-weighted
  *                       (deploy/sliding_window.ts); absent means slices
@@ -24,7 +25,7 @@
  * `readDuetModel` reads these back and rejects any other ONNX file with one clear line.
  */
 import type { SegmentationModel } from "../engine/models/context.ts";
-import type { Inference } from "./weights.ts";
+import { type Inference, inputChannels } from "./weights.ts";
 import { predictorSpatial } from "./predict_volume.ts";
 import { exportOnnx, type PredictOutput } from "../engine/predict.ts";
 import { DataError, readFileBytes } from "../io/errors.ts";
@@ -210,8 +211,9 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
     (m["duet.inference"] === undefined
       ? { kind: "slices" }
       : parseJson(path, "duet.inference", m["duet.inference"])) as Inference;
+  const context = inference.kind === "slices" ? inference.context ?? 0 : 0;
   if (
-    inference.kind !== "slices" &&
+    !(inference.kind === "slices" && Number.isInteger(context) && context >= 0) &&
     !(inference.kind === "windows" && Array.isArray(inference.patch) &&
       inference.patch.length === 3 && typeof inference.overlap === "number")
   ) {
@@ -222,6 +224,7 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
   const spatial = predictorSpatial(inference, w, h);
   if (
     !image || image.shape.length !== 2 + spatial.length ||
+    image.shape[1] !== inputChannels(inference) ||
     spatial.some((n, i) => image.shape[2 + i] !== n) ||
     !header.outputs.some((o) => o.name === "probs")
   ) {
@@ -229,7 +232,7 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
       path,
       `Duet model graph does not match its metadata (input ${
         image ? `[${image.shape.join(", ")}]` : "missing"
-      }, expected [batch, C, ${spatial.join(", ")}] and a probs output)`,
+      }, expected [batch, ${inputChannels(inference)}, ${spatial.join(", ")}] and a probs output)`,
       REEXPORT,
     );
   }

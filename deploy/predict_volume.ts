@@ -28,7 +28,7 @@ export async function predictVolume(
   probs?: Float32Array,
 ): Promise<Uint8Array> {
   if (inference.kind === "slices") {
-    return predictSlices(predictor, image, slices, width, height, 8, probs);
+    return predictSlices(predictor, image, slices, width, height, 8, probs, inference.context);
   }
   const run = async (x: Float32Array, n: number) => (await predictor.run(x, n)).probs;
   const k = predictor.model.numClasses, plane = width * height, volume = slices * plane;

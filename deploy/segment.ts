@@ -10,7 +10,8 @@ import { DataError } from "../io/errors.ts";
 import type { LabelVolume, Volume } from "../io/volume.ts";
 import { normalizeCase, type NormalizeRecipe, restoreToOriginal } from "../preprocess/normalize.ts";
 import type { DuetModel } from "./onnx_model.ts";
-import { argmaxClasses } from "./slices.ts";
+import { argmaxClasses, sliceInputs } from "./slices.ts";
+import { inputChannels } from "./weights.ts";
 import { type Dims3, predictWindows } from "./sliding_window.ts";
 import { predictorSpatial } from "./predict_volume.ts";
 
@@ -73,11 +74,15 @@ export class Segmenter {
     if (image.data.length !== nx * ny * nz) {
       throw new DataError(file, `image data has ${image.data.length} voxels for ${nx}x${ny}x${nz}`);
     }
+    const inference = this.model.inference;
     const inChannels = Number(this.model.network.inChannels ?? 1);
-    if (inChannels !== 1) {
+    if (inChannels !== inputChannels(inference)) {
       throw new DataError(
-        file,
-        `the model takes ${inChannels} channels per slice; this image has one`,
+        this.model.path,
+        `the network takes ${inChannels} channels per input but duet.inference gives ${
+          inputChannels(inference)
+        }`,
+        "re-export the model",
       );
     }
     if (this.model.inference.kind === "windows" && nz < 2) {
@@ -102,13 +107,12 @@ export class Segmenter {
     const plane = W * H, k = this.model.classes.length;
     const predicted = new Map<number, Uint8Array>();
     let inferenceMs = 0;
-    const inference = this.model.inference;
     const spatial = predictorSpatial(inference, W, H);
     /** Class probabilities of n network inputs (a copy: the session's output is released). */
     const run = async (x: Float32Array, n: number) => {
       const t0 = performance.now();
       const out = await this.session.run(
-        { image: new ort.Tensor("float32", x, [n, 1, ...spatial]) },
+        { image: new ort.Tensor("float32", x, [n, inChannels, ...spatial]) },
         ["probs"],
       );
       inferenceMs += performance.now() - t0;
@@ -116,10 +120,10 @@ export class Segmenter {
       out.probs.dispose?.();
       return p;
     };
+    // The recipe's slices stacked into the normalized volume (slices or windows are cut from it).
+    const volume = new Float32Array(slices.length * plane);
+    slices.forEach((s, i) => volume.set(s.image, i * plane));
     if (inference.kind === "windows") {
-      // The recipe's slices stacked into the normalized volume, then windows over it.
-      const volume = new Float32Array(slices.length * plane);
-      slices.forEach((s, i) => volume.set(s.image, i * plane));
       const dims: Dims3 = [slices.length, H, W];
       const labels = await predictWindows(
         run,
@@ -133,8 +137,7 @@ export class Segmenter {
     } else {
       for (let s0 = 0; s0 < slices.length; s0 += this.batch) {
         const n = Math.min(this.batch, slices.length - s0);
-        const x = new Float32Array(n * plane);
-        for (let i = 0; i < n; i++) x.set(slices[s0 + i].image, i * plane);
+        const x = sliceInputs(volume, slices.length, plane, s0, n, inference.context ?? 0);
         const p = await run(x, n);
         for (let i = 0; i < n; i++) {
           predicted.set(slices[s0 + i].z, argmaxClasses(p, i * k * plane, k, plane));

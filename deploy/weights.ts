@@ -11,9 +11,12 @@ import { decodeSafetensors, loadModel, saveModel } from "../engine/checkpoint.ts
 import type { ModelConfig } from "../schemas/config.ts";
 import { Rng } from "../random/rng.ts";
 
-/** How a model covers a volume: slice by slice (2D), or Gaussian-weighted windows (3D). */
+/**
+ * How a model covers a volume: slice by slice (2D; with `context` neighbouring slices on each side
+ * as extra channels, 2.5D), or Gaussian-weighted windows (3D).
+ */
 export type Inference =
-  | { readonly kind: "slices" }
+  | { readonly kind: "slices"; readonly context?: number }
   | {
     readonly kind: "windows";
     /** Window [x, y, z] in voxels. */
@@ -24,7 +27,13 @@ export type Inference =
 export const inferenceOf = (model: typeof ModelConfig.Type): Inference =>
   model.arch !== "unet2d" && model.patch
     ? { kind: "windows", patch: model.patch, overlap: model.overlap }
+    : model.context > 0
+    ? { kind: "slices", context: model.context }
     : { kind: "slices" };
+
+/** Input channels per network input: the slice and its neighbours (2.5D), else one. */
+export const inputChannels = (inference: Inference): number =>
+  inference.kind === "slices" ? 2 * (inference.context ?? 0) + 1 : 1;
 
 /**
  * A freshly initialised network of the configured architecture; `otherUp` gives it the other
@@ -51,7 +60,7 @@ const unetConfig = (
   classes: number,
   up: "transpose" | "bilinear",
 ): UNetConfig => ({
-  inChannels: 1,
+  inChannels: model.arch === "unet2d" ? 2 * model.context + 1 : 1,
   numClasses: classes,
   channels: [...model.channels],
   dropout: [...model.dropout],

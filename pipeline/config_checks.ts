@@ -33,12 +33,19 @@ function multiplesProblem(
 /** Each U-Net level below the first halves the slice, and the skips must meet the same size. */
 function sliceModelProblems(config: Config): string[] {
   const levels = config.train.model.channels.length;
-  return multiplesProblem(
+  const problems = multiplesProblem(
     "normalize.size",
     config.normalize.size,
     2 ** (levels - 1),
     `for a U-Net with ${levels} levels (train.model.channels)`,
   );
+  // Neighbouring slices are only neighbours when the volumes keep every slice.
+  if (config.train.model.context > 0 && config.normalize.slices !== "all") {
+    problems.push(
+      'normalize.slices: train.model.context takes neighbouring slices as channels; set "all"',
+    );
+  }
+  return problems;
 }
 
 function dataProblems(config: Config): string[] {
@@ -95,6 +102,10 @@ function volumeModelProblems(config: Config): string[] {
     );
   }
   const unsupported: [boolean, string][] = [
+    [
+      model.context > 0,
+      "train.model.context: neighbouring slices as channels are for unet2d (a 3D model sees them already); set 0",
+    ],
     [
       config.data.roles.exemplar !== null,
       "data.roles.exemplar: one annotated slice cannot train a 3D model; set labelled volumes (data.roles.labelled) or use train.model.arch unet2d",

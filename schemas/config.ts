@@ -165,6 +165,9 @@ export const ModelConfig = Schema.Struct({
   patch: Schema.NullOr(Schema.Tuple([PositiveInt, PositiveInt, PositiveInt])),
   /** 3D models: overlap of neighbouring windows at inference, a fraction of the patch. */
   overlap: Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)),
+  /** unet2d: neighbouring slices on each side given as extra input channels (2.5D); 0: one
+   * slice. The slice's label is the centre channel's; the ends of a volume repeat its edge slice. */
+  context: NonNegativeInt,
 });
 
 export const TrainConfig = Schema.Struct({

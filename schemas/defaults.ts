@@ -67,6 +67,7 @@ export const defaults: Config = {
       up: "transpose",
       patch: null,
       overlap: 0.5,
+      context: 0,
     },
     steps: 300,
     batch: { labelled: 4, unlabelled: 4 },

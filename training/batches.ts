@@ -6,7 +6,7 @@ import { Effect } from "effect";
 import type { Rng } from "../random/rng.ts";
 import { AugmentConfig } from "../schemas/config.ts";
 import { allocViewBatch, ViewAugmenter } from "../transforms/views.ts";
-import { image2d, label2d } from "../transforms/image2d.ts";
+import { type Image2D, image2d, label2d } from "../transforms/image2d.ts";
 import { pasteBox } from "../transforms/intensity.ts";
 import type { MethodSpec, Shapes } from "./methods.ts";
 import type { LabelledSlice, Pool } from "./pool.ts";
@@ -33,10 +33,10 @@ export class BatchSampler implements BatchSource {
     /** Extra labelled slices for batch positions after the first (pseudo-labelled ones). */
     readonly extra?: (rng: Rng) => Effect.Effect<LabelledSlice, unknown>,
   ) {
-    const { bl, bu, h, w, classes } = shapes, plane = w * h;
+    const { bl, bu, h, w, classes } = shapes, plane = w * h, channels = shapes.inChannels ?? 1;
     this.#views = new ViewAugmenter(augment);
-    this.#lb = allocViewBatch(bl, h, w, true);
-    this.#ub = allocViewBatch(Math.max(bu, 1), h, w);
+    this.#lb = allocViewBatch(bl, h, w, true, channels);
+    this.#ub = allocViewBatch(Math.max(bu, 1), h, w, false, channels);
     this.#yl = new Int32Array(bl * plane);
     this.#ql = method.softTargets ? new Float32Array(bl * classes * plane) : undefined;
     this.#mixPerm = new Float32Array(bu * bu);
@@ -68,13 +68,22 @@ export class BatchSampler implements BatchSource {
     );
   }
 
+  /** An image's channel planes (one, or a slice and its neighbours). */
+  #planes(image: Float32Array): Image2D[] {
+    const { w, h } = this.shapes, plane = w * h;
+    return Array.from(
+      { length: image.length / plane },
+      (_, c) => image2d(w, h, image.subarray(c * plane, (c + 1) * plane)),
+    );
+  }
+
   #labelled(rng: Rng) {
     return Effect.gen({ self: this }, function* () {
       const { w, h, bl, classes } = this.shapes, lb = this.#lb, yl = this.#yl, ql = this.#ql;
       const batch: LabelledSlice[] = [];
       for (let i = 0; i < bl; i++) batch.push(yield* this.#drawLabelled(i, rng));
       const moved = this.#views.batch(
-        batch.map((x) => image2d(w, h, x.image)),
+        batch.flatMap((x) => this.#planes(x.image)),
         rng,
         lb,
         batch.map((x) => label2d(w, h, x.label)),
@@ -94,7 +103,7 @@ export class BatchSampler implements BatchSource {
         const ref = pool.unlabelled[rng.int(0, pool.unlabelled.length)];
         picks.push(yield* pool.unlabelledSlice(ref));
       }
-      const params = this.#views.batch(picks.map((x) => image2d(w, h, x)), rng, ub);
+      const params = this.#views.batch(picks.flatMap((x) => this.#planes(x)), rng, ub);
       mixPerm.fill(0);
       mixBox.fill(0);
       params.forEach((p, i) => {
@@ -115,7 +124,7 @@ export function sliceData(pool: Pool): TrainingData {
     width: pool.width,
     height: pool.height,
     spatial: [pool.height, pool.width],
-    inference: { kind: "slices" },
+    inference: pool.context ? { kind: "slices", context: pool.context } : { kind: "slices" },
     labelledCount: pool.labelled.length,
     unlabelledCount: pool.unlabelled.length,
     validation: pool.validation,
@@ -131,7 +140,8 @@ export function sliceData(pool: Pool): TrainingData {
  */
 function preciseBnImages(pool: Pool, s: Shapes, method: MethodSpec, batches: number) {
   return Effect.gen(function* () {
-    const plane = s.w * s.h, images = new Float32Array(batches * (s.bl + s.bu) * plane);
+    const plane = (s.inChannels ?? 1) * s.w * s.h;
+    const images = new Float32Array(batches * (s.bl + s.bu) * plane);
     const labelled = [...pool.labelled, ...(method.synthetic ? pool.synthetic : [])];
     let at = 0;
     for (let j = 0; j < batches; j++) {

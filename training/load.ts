@@ -21,5 +21,5 @@ export function loadTrainingData(
       loadVolumePool(norm),
       (pool) => patchData(pool, inference, config.foregroundPatches),
     )
-    : Effect.map(loadPool(norm, synth), sliceData);
+    : Effect.map(loadPool(norm, synth, undefined, inference.context), sliceData);
 }

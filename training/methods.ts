@@ -27,6 +27,8 @@ export interface Shapes {
   readonly h: number;
   readonly w: number;
   readonly classes: number;
+  /** Channels of one input: 1, or a 2.5D slice with its neighbours (absent: 1). */
+  readonly inChannels?: number;
 }
 
 /** The network input's spatial size: [H, W] or [D, H, W]. */

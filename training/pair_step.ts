@@ -45,16 +45,16 @@ export async function buildPairStep(o: PairStepOptions): Promise<{
     init.fork("prototype"),
   );
   const modules = method.modules?.(config, s, config.model.channels, init.fork("modules")) ?? {};
-  const sp = spatialOf(s);
+  const sp = spatialOf(s), c = s.inChannels ?? 1;
   const inputs: Record<string, readonly number[] | { shape: number[]; dtype: "int32" }> = {
-    xl: [s.bl, 1, ...sp],
+    xl: [s.bl, c, ...sp],
     yl: { shape: [s.bl, ...sp], dtype: "int32" },
   };
   if (method.softTargets) inputs.ql = [s.bl, classes, ...sp];
   if (method.unlabelled) {
     Object.assign(inputs, {
-      xw: [s.bu, 1, ...sp],
-      xs: [s.bu, 1, ...sp],
+      xw: [s.bu, c, ...sp],
+      xs: [s.bu, c, ...sp],
       mix_perm: [s.bu, s.bu],
       mix_box: [s.bu, 1, ...sp],
     });

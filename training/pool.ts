@@ -3,10 +3,14 @@
  * labelled volumes' trainLabels, optionally synthetic samples) and validation volumes are held in
  * memory; unlabelled slices (everything else of the training roles; their labels are never
  * loaded) are streamed case by case from the normalize artifacts through a bounded cache.
+ * With `context` (2.5D), every training image is its slice with `context` neighbours on each side
+ * as channels (C = 2 * context + 1 planes), the label the centre slice's.
  */
 import { Effect } from "effect";
 import type { SliceCase, SynthesizeOutput } from "../schemas/outputs.ts";
 import { decodeArrays } from "../io/array_container.ts";
+import { sliceStack } from "../deploy/slices.ts";
+import { IntegrityError } from "../pipeline/errors.ts";
 import {
   type ArtifactSource,
   inputSize,
@@ -16,6 +20,7 @@ import {
 } from "./cases.ts";
 
 export interface LabelledSlice {
+  /** C x H x W: the slice, with its neighbours in 2.5D. */
   readonly image: Float32Array;
   readonly label: Uint8Array;
   /** Soft pseudo-labels: K class planes of probabilities quantised to 0..255 (refine.soft). */
@@ -41,13 +46,15 @@ export const CACHE_BYTES = 256 * 2 ** 20;
 export interface Pool {
   readonly width: number;
   readonly height: number;
+  /** Neighbouring slices on each side in every training image (0: single slices). */
+  readonly context: number;
   readonly labelled: LabelledSlice[];
   readonly synthetic: LabelledSlice[];
   readonly unlabelled: SliceRef[];
   /** Case ID of each SliceRef.c. */
   readonly caseIds: string[];
   readonly validation: ValidationVolume[];
-  /** The image of an unlabelled slice (read through the cache). */
+  /** The image (C x H x W) of an unlabelled slice (read through the cache). */
   readonly unlabelledSlice: (ref: SliceRef) => Effect.Effect<Float32Array, unknown>;
 }
 
@@ -55,8 +62,19 @@ export const loadPool = (
   norm: NormalizedSource,
   synth?: ArtifactSource<SynthesizeOutput>,
   cacheBytes = CACHE_BYTES,
+  context = 0,
 ) =>
   Effect.gen(function* () {
+    const channels = 2 * context + 1;
+    /** Slice z of an nz-slice case image with its neighbours: a view where all lie inside. */
+    const stack = (image: Float32Array, slices: number, z: number, plane: number) => {
+      if (z - context >= 0 && z + context < slices) {
+        return image.subarray((z - context) * plane, (z + context + 1) * plane);
+      }
+      const out = new Float32Array(channels * plane);
+      sliceStack(image, slices, plane, z, context, out);
+      return out;
+    };
     const labelled: LabelledSlice[] = [], synthetic: LabelledSlice[] = [];
     const unlabelled: SliceRef[] = [], validation: ValidationVolume[] = [];
     const streamed: SliceCase[] = [];
@@ -74,7 +92,8 @@ export const loadPool = (
           continue;
         }
         for (const z of trainLabels) {
-          labelled.push({ image: c.image.slice(z * plane, (z + 1) * plane), label: c.label(z)! });
+          const image = stack(c.image, info.slices, z, plane).slice();
+          labelled.push({ image, label: c.label(z)! });
         }
       }
       const c = streamed.push(info) - 1;
@@ -83,11 +102,21 @@ export const loadPool = (
     const samples = (synth?.summaries ?? []).flatMap((s) => s.artifacts);
     for (const name of samples.sort()) {
       const { arrays } = decodeArrays(yield* synth!.read(name));
-      const [n, h, w] = arrays.image.shape;
+      // [n, H, W] single slices, or [n, C, H, W] with neighbours (synthesize's own context).
+      const shape = arrays.image.shape, n = shape[0], [h, w] = shape.slice(-2);
+      const made = shape.length === 4 ? shape[1] : 1;
+      if (made !== channels) {
+        return yield* new IntegrityError({
+          artifact: name,
+          problem: `${made} channel(s) per sample, and the model takes ${channels} ` +
+            "(train.model.context); run synthesize again",
+        });
+      }
       const images = arrays.image.data as Float32Array, labels = arrays.label.data as Uint8Array;
+      const item = channels * w * h;
       for (let i = 0; i < n; i++) {
         synthetic.push({
-          image: images.subarray(i * w * h, (i + 1) * w * h),
+          image: images.subarray(i * item, (i + 1) * item),
           label: labels.subarray(i * w * h, (i + 1) * w * h),
         });
       }
@@ -98,10 +127,11 @@ export const loadPool = (
     );
     const plane = size[0] * size[1];
     const unlabelledSlice = (ref: SliceRef) =>
-      Effect.map(images(ref.c), (image) => image.subarray(ref.z * plane, (ref.z + 1) * plane));
+      Effect.map(images(ref.c), (image) => stack(image, streamed[ref.c].slices, ref.z, plane));
     return {
       width: size[0],
       height: size[1],
+      context,
       labelled,
       synthetic,
       unlabelled,

@@ -13,7 +13,7 @@ import { abortSignalName, ConfigError, ExitCode, Interrupted } from "../pipeline
 import { Rng } from "../random/rng.ts";
 import type { Device } from "../engine/session.ts";
 import { emaUpdate } from "../engine/perturb.ts";
-import { encodeModel } from "../deploy/weights.ts";
+import { encodeModel, inputChannels } from "../deploy/weights.ts";
 import type { MethodSpec, Shapes } from "./methods.ts";
 import type { LabelledSlice } from "./pool.ts";
 import type { TrainingData } from "./data.ts";
@@ -85,10 +85,13 @@ export function trainPair(host: TrainHost, opts: TrainPairOptions) {
       h,
       w,
       classes,
+      inChannels: inputChannels(data.inference),
     };
-    // A 3D model records its windows (evaluate and export run it so); slices are the default,
-    // so 2D artifacts stay as they were.
-    const meta = data.inference.kind === "windows" ? { inference: data.inference } : {};
+    // A 3D model records its windows and a 2.5D one its neighbouring slices (evaluate and export
+    // run them so); single slices are the default, so 2D artifacts stay as they were.
+    const meta = data.inference.kind === "windows" || inputChannels(data.inference) > 1
+      ? { inference: data.inference }
+      : {};
 
     // Models and the step graph. Model b: a second network, or a's EMA teacher.
     const { a, b, step } = yield* Effect.tryPromise({

@@ -265,6 +265,35 @@ export function synthesizeSample(
   };
 }
 
+/**
+ * A sample for a 2.5D model: the exemplar slice and its neighbours (`planes`, centre in the
+ * middle; the label is the centre's) each go through `synthesizeSample` with the same draws, onto
+ * the same plane of the same background stack (`backgrounds[c]`: plane c of every background), so
+ * the neighbours move, blend and change intensity with the centre. Returns C x H x W.
+ */
+export function synthesizeStack(
+  planes: readonly Image2D[],
+  label: Label2D,
+  backgrounds: readonly (readonly Image2D[])[],
+  rng: Rng,
+  config: Partial<SynthesisConfig> = {},
+): SynthesizedSample & { readonly planes: Float32Array } {
+  const { width: w, height: h } = label, plane = w * h;
+  const out = new Float32Array(planes.length * plane);
+  let centre: SynthesizedSample | undefined;
+  planes.forEach((image, c) => {
+    const s = synthesizeSample(
+      { image, label },
+      backgrounds[c] ?? [],
+      new Rng(rng.state()),
+      config,
+    );
+    out.set(s.image.data, c * plane);
+    if (c === planes.length >> 1) centre = s;
+  });
+  return { ...centre!, planes: out };
+}
+
 /** `count` samples; sample i uses rng.fork(i), exactly as a shard computing only i would. */
 export function synthesizeMany(
   exemplar: Exemplar,

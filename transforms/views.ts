@@ -3,8 +3,9 @@
  * weak = rot90/flip/zoom-crop (geometric, moves labels too); strong = the weak view plus
  * CutMix, intensity jitter, blur, noise and cutout (labels untouched; CutMix boxes reported).
  *
- * The batch helper writes N views straight into caller-owned NCHW (C = 1) buffers so the train
- * loop allocates nothing per step beyond small parameter records.
+ * The batch helper writes N views straight into caller-owned NCHW buffers so the train loop
+ * allocates nothing per step beyond small parameter records. With C > 1 channels (a slice and its
+ * neighbours) every channel of an image gets that image's one weak and one strong transform.
  */
 import type { Rng } from "../random/rng.ts";
 import { RandomWeak, type WeakConfig, type WeakParams } from "./geometric.ts";
@@ -29,26 +30,35 @@ export interface ViewPair<L extends Label2D | undefined> {
   readonly params: PairParams;
 }
 
-/** N weak and strong views in NCHW (C = 1) buffers of n*height*width values each. */
+/** N weak and strong views in NCHW buffers of n*channels*height*width values each. */
 export interface ViewBatch {
   readonly n: number;
+  readonly channels: number;
   readonly height: number;
   readonly width: number;
   readonly weak: Float32Array;
   readonly strong: Float32Array;
-  /** Present when allocated with labels: labels of the weak views, and CutMix-mixed ones. */
+  /** Present when allocated with labels: labels of the weak views, and CutMix-mixed ones
+   * (n*height*width: one label plane per image). */
   readonly weakLabels?: Uint8Array;
   readonly strongLabels?: Uint8Array;
 }
 
-export function allocViewBatch(n: number, height: number, width: number, withLabels = false) {
+export function allocViewBatch(
+  n: number,
+  height: number,
+  width: number,
+  withLabels = false,
+  channels = 1,
+) {
   const size = n * height * width;
   const batch: ViewBatch = {
     n,
+    channels,
     height,
     width,
-    weak: new Float32Array(size),
-    strong: new Float32Array(size),
+    weak: new Float32Array(size * channels),
+    strong: new Float32Array(size * channels),
     ...(withLabels ? { weakLabels: new Uint8Array(size), strongLabels: new Uint8Array(size) } : {}),
   };
   return batch;
@@ -86,9 +96,10 @@ export class ViewAugmenter {
   }
 
   /**
-   * Fill `batch` with views of `sources` (all batch.width x batch.height). CutMix partners are
-   * other images of the same batch (their weak views). Returns one parameter record per image.
-   * With `labels`, batch.weakLabels / strongLabels receive the moved and mixed labels.
+   * Fill `batch` with views of `sources` (all batch.width x batch.height; n x channels planes,
+   * image by image). CutMix partners are other images of the same batch (their weak views).
+   * Returns one parameter record per image. With `labels` (one per image), batch.weakLabels /
+   * strongLabels receive the moved and mixed labels.
    */
   batch(
     sources: readonly Image2D[],
@@ -96,43 +107,45 @@ export class ViewAugmenter {
     batch: ViewBatch,
     labels?: readonly Label2D[],
   ): PairParams[] {
-    const { n, width, height } = batch;
-    if (sources.length !== n) {
-      throw new RangeError(`batch holds ${n} images, got ${sources.length}`);
+    const { n, channels, width, height } = batch;
+    if (sources.length !== n * channels) {
+      throw new RangeError(`batch holds ${n} x ${channels} planes, got ${sources.length}`);
     }
     if (labels && (labels.length !== n || !batch.weakLabels)) {
       throw new RangeError("labels need a batch allocated with labels, one per image");
     }
     const plane = width * height;
+    const at = (buffer: Float32Array, i: number, c: number) =>
+      buffer.subarray((i * channels + c) * plane, (i * channels + c + 1) * plane);
     const weakParams: WeakParams[] = [];
     for (let i = 0; i < n; i++) {
-      const src = sources[i];
-      if (src.width !== width || src.height !== height) {
-        throw new RangeError(
-          `image ${i} is ${src.width}x${src.height}, batch is ${width}x${height}`,
-        );
-      }
       const p = this.weakT.sample(rng, width, height);
       weakParams.push(p);
-      this.weakT.apply(p, src, labels?.[i], {
-        outImage: batch.weak.subarray(i * plane, (i + 1) * plane),
-        outLabel: batch.weakLabels?.subarray(i * plane, (i + 1) * plane),
-      });
+      for (let c = 0; c < channels; c++) {
+        const src = sources[i * channels + c];
+        if (src.width !== width || src.height !== height) {
+          throw new RangeError(
+            `image ${i} is ${src.width}x${src.height}, batch is ${width}x${height}`,
+          );
+        }
+        this.weakT.apply(p, src, c === 0 ? labels?.[i] : undefined, {
+          outImage: at(batch.weak, i, c),
+          outLabel: c === 0 ? batch.weakLabels?.subarray(i * plane, (i + 1) * plane) : undefined,
+        });
+      }
     }
     const out: PairParams[] = [];
     for (let i = 0; i < n; i++) {
       const partner = n > 1 ? (i + 1 + rng.int(0, n - 1)) % n : undefined;
       const p = this.strongT.sample(rng, width, height, partner);
-      const view = batch.strong.subarray(i * plane, (i + 1) * plane);
-      view.set(batch.weak.subarray(i * plane, (i + 1) * plane));
-      const partnerView = p.cutmix
-        ? image2d(
-          width,
-          height,
-          batch.weak.subarray(p.cutmix.partner * plane, (p.cutmix.partner + 1) * plane),
-        )
-        : undefined;
-      RandomStrong.apply(p, image2d(width, height, view), partnerView);
+      for (let c = 0; c < channels; c++) {
+        const view = at(batch.strong, i, c);
+        view.set(at(batch.weak, i, c));
+        const partnerView = p.cutmix
+          ? image2d(width, height, at(batch.weak, p.cutmix.partner, c))
+          : undefined;
+        RandomStrong.apply(p, image2d(width, height, view), partnerView);
+      }
       out.push({ weak: weakParams[i], strong: p });
     }
     if (labels && batch.weakLabels && batch.strongLabels) {

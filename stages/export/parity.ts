@@ -43,13 +43,14 @@ export class ParityChecker {
     return new ParityChecker(session, predictor, spatial, options.batch ?? 16);
   }
 
-  /** Runs `count` normalized inputs (count x ...spatial) through both. */
+  /** Runs `count` normalized inputs (count x channels x ...spatial) through both. */
   async check(image: Float32Array, count: number): Promise<void> {
-    const plane = this.spatial.reduce((a, b) => a * b, 1);
+    const channels = this.predictor.model.inChannels;
+    const plane = channels * this.spatial.reduce((a, b) => a * b, 1);
     for (let s0 = 0; s0 < count; s0 += this.batch) {
       const n = Math.min(this.batch, count - s0);
       const x = image.slice(s0 * plane, (s0 + n) * plane);
-      const shape = [n, 1, ...this.spatial];
+      const shape = [n, channels, ...this.spatial];
       const a = await this.session.run({ image: new ort.Tensor("float32", x, shape) });
       const p = a.probs.data as Float32Array;
       const q = (await this.predictor.run(x, n)).probs;

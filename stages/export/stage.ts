@@ -22,6 +22,7 @@ import { finalModels } from "../final_models.ts";
 import { decodeModel, type Inference } from "../../deploy/weights.ts";
 import type { SegmentationModel } from "../../engine/models/context.ts";
 import { predictorSpatial } from "../../deploy/predict_volume.ts";
+import { sliceInputs } from "../../deploy/slices.ts";
 import { centreWindow, cropWindow, type Dims3 } from "../../deploy/sliding_window.ts";
 import { DUET_FORMAT, exportSegmentation, parseDuetModel } from "../../deploy/onnx_model.ts";
 import { ParityChecker } from "./parity.ts";
@@ -170,7 +171,12 @@ function parityInputs(
   [w, h]: readonly [number, number],
   inference: Inference,
 ): { data: Float32Array; count: number } {
-  if (inference.kind === "slices") return { data: image, count: slices };
+  if (inference.kind === "slices") {
+    return {
+      data: sliceInputs(image, slices, w * h, 0, slices, inference.context ?? 0),
+      count: slices,
+    };
+  }
   const dims: Dims3 = [slices, h, w];
   const patch = predictorSpatial(inference, w, h) as unknown as Dims3;
   const data = new Float32Array(patch[0] * patch[1] * patch[2]);

@@ -238,6 +238,8 @@ export const refine = defineStage({
         const slices2d = yield* loadPool(
           norm,
           config.synthetic ? ctx.input("synthesize") : undefined,
+          undefined,
+          inference.context,
         );
         const refs = slices2d.unlabelled.filter((r) => pseudo.has(slices2d.caseIds[r.c]));
         const plane = slices2d.width * slices2d.height;

@@ -11,7 +11,8 @@ import { SynthesizeOutput } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
 import { Rng } from "../../random/rng.ts";
 import { type Image2D, image2d, label2d } from "../../transforms/image2d.ts";
-import { synthesizeSample } from "../../transforms/synthesis.ts";
+import { synthesizeStack } from "../../transforms/synthesis.ts";
+import { sliceStack } from "../../deploy/slices.ts";
 import { encodeArrays } from "../../io/array_container.ts";
 import { loadCase, normalizedCases } from "../../training/cases.ts";
 
@@ -23,10 +24,19 @@ export const synthesize = defineStage({
   version: 5,
   needs: ["normalize"],
   shardable: true,
-  select: (c) => ({ synthesize: c.synthesize, seed: c.seed }),
-  input: Schema.Struct({ synthesize: SynthesizeConfig, seed: Schema.Int }),
+  // A 2.5D model's samples carry the exemplar's neighbouring slices too (absent: single slices).
+  select: (c) => ({
+    synthesize: c.synthesize,
+    seed: c.seed,
+    ...(c.train.model.context ? { context: c.train.model.context } : {}),
+  }),
+  input: Schema.Struct({
+    synthesize: SynthesizeConfig,
+    seed: Schema.Int,
+    context: Schema.optionalKey(Schema.Int),
+  }),
   output: SynthesizeOutput,
-  run: (ctx, { synthesize: config, seed }) =>
+  run: (ctx, { synthesize: config, seed, context = 0 }) =>
     Effect.gen(function* () {
       const mine = Array.from({ length: config.count }, (_, i) => i).filter((i) =>
         i % ctx.shard.count === ctx.shard.index
@@ -36,13 +46,25 @@ export const synthesize = defineStage({
       const labelled = cases.filter((c) => c.trainLabels.length > 0);
       if (!labelled.length || !mine.length) return { samples: 0, artifacts: [] };
       const root = new Rng(seed).fork("synthesize");
-      const sources: { image: Image2D; label: ReturnType<typeof label2d> }[] = [];
+      /** Slice z and its `context` neighbours on each side, as planes. */
+      const planes = (
+        c: { image: Float32Array; width: number; height: number },
+        slices: number,
+        z: number,
+      ) => {
+        const plane = c.width * c.height, stack = new Float32Array((2 * context + 1) * plane);
+        sliceStack(c.image, slices, plane, z, context, stack);
+        return Array.from(
+          { length: 2 * context + 1 },
+          (_, k) => image2d(c.width, c.height, stack.subarray(k * plane, (k + 1) * plane)),
+        );
+      };
+      const sources: { planes: Image2D[]; label: ReturnType<typeof label2d> }[] = [];
       for (const info of labelled) {
         const c = yield* loadCase(up, info);
-        const plane = c.width * c.height;
         for (const z of info.trainLabels) {
           sources.push({
-            image: image2d(c.width, c.height, c.image.subarray(z * plane, (z + 1) * plane)),
+            planes: planes(c, info.slices, z),
             label: label2d(c.width, c.height, c.label(z)!),
           });
         }
@@ -54,23 +76,21 @@ export const synthesize = defineStage({
         const info = pool[pick.int(0, pool.length)];
         wanted.set(info.id, [...(wanted.get(info.id) ?? []), pick.int(0, info.slices)]);
       }
-      const backgrounds: Image2D[] = [];
+      // backgrounds[k]: plane k of every background (k = context: the background slices).
+      const backgrounds: Image2D[][] = Array.from({ length: 2 * context + 1 }, () => []);
       for (const info of pool.filter((c) => wanted.has(c.id))) {
         const c = yield* loadCase(up, info);
-        const plane = c.width * c.height;
         for (const z of wanted.get(info.id)!) {
-          backgrounds.push(
-            image2d(c.width, c.height, c.image.slice(z * plane, (z + 1) * plane)),
-          );
+          planes(c, info.slices, z).forEach((p, k) => backgrounds[k].push(p));
         }
       }
-      const { width: w, height: h } = sources[0].image;
+      const { width: w, height: h } = sources[0].label;
       const bar = ctx.reporter.progress("synthesize", mine.length);
       const artifacts: string[] = [];
       for (const i of mine) {
         const rng = root.fork(i);
         const exemplar = sources[rng.int(0, sources.length)];
-        const s = synthesizeSample(exemplar, backgrounds, rng, {
+        const s = synthesizeStack(exemplar.planes, exemplar.label, backgrounds, rng, {
           affine: { scale: config.scale, rotationDeg: config.rotateDegrees },
           elastic: { alpha: config.elastic.alpha, sigma: config.elastic.sigma },
           backgroundProbability: config.backgroundProbability,
@@ -91,7 +111,9 @@ export const synthesize = defineStage({
         yield* ctx.write(
           artifact,
           encodeArrays({ index: i }, {
-            image: { data: s.image.data, shape: [1, h, w] },
+            image: context
+              ? { data: s.planes, shape: [1, 2 * context + 1, h, w] }
+              : { data: s.image.data, shape: [1, h, w] },
             label: { data: s.label.data, shape: [1, h, w] },
           }),
         );

@@ -455,3 +455,91 @@ Deno.test("predict: a 3D V-Net slides its windows over a NIfTI volume, equal to 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("predict: a 2.5D model takes each slice with its neighbours, equal to the engine's", async () => {
+  const dir = tempDir("predict25d");
+  try {
+    const net = new UNet(
+      { inChannels: 3, numClasses: 3, channels: [4, 8], dropout: [0, 0], up: "transpose" },
+      new Rng(31),
+    );
+    const rng = new Rng(32);
+    net.store.buffers.data.forEach((_, i, a) => (a[i] = 0.3 + rng.next()));
+    net.store.params.data.forEach((v, i, a) => (a[i] = v + 0.2 * rng.normal()));
+    const info = { classes: ["bg", "a", "b"], inputSize: [32, 24] as [number, number] };
+    await Deno.writeFile(
+      `${dir}/model.onnx`,
+      exportSegmentation(net, {
+        ...info,
+        inference: { kind: "slices", context: 1 },
+        normalize: RECIPE,
+        configDigest: "test",
+      }),
+    );
+    const [nx, ny, nz] = [40, 30, 6];
+    const image: Volume = {
+      data: new Float32Array(nx * ny * nz).map((_, i) => {
+        const x = i % nx, y = Math.floor(i / nx) % ny, z = Math.floor(i / (nx * ny));
+        const body = ((x - 20) / 14) ** 2 + ((y - 15) / 10) ** 2 < 1;
+        return body ? 100 + 40 * Math.sin(x / 3 + z) + 5 * rng.normal() : 0;
+      }),
+      shape: [nx, ny, nz],
+      spacing: [0.8, 0.8, 2],
+      affine: [0.8, 0, 0, -12, 0, 0.8, 0, 30, 0, 0, 2, -7, 0, 0, 0, 1],
+    };
+    await Deno.writeFile(`${dir}/scan.nii.gz`, encodeNifti(image));
+    const r = await predictCli([
+      "--model",
+      `${dir}/model.onnx`,
+      "--input",
+      `${dir}/scan.nii.gz`,
+      "--out",
+      `${dir}/out`,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const mask = readNifti(`${dir}/out/scan.nii.gz`);
+
+    // The engine on stacks built here: slice z between z - 1 and z + 1, the end slices repeated.
+    const { slices, transform } = normalizeCase("x", image, undefined, predictRecipe(RECIPE));
+    const [W, H] = RECIPE.size!, plane = W * H;
+    const predictor = await Predictor.create(net, { spatial: [H, W], session: { threads: 1 } });
+    const labels: { z: number; label: Uint8Array }[] = [];
+    for (let i = 0; i < slices.length; i++) {
+      const x = new Float32Array(3 * plane);
+      [i - 1, i, i + 1].forEach((j, c) =>
+        x.set(slices[Math.min(slices.length - 1, Math.max(0, j))].image, c * plane)
+      );
+      const p = (await predictor.run(x, 1)).probs;
+      const label = new Uint8Array(plane);
+      for (let q = 0; q < plane; q++) {
+        let best = 0;
+        for (let k = 1; k < 3; k++) if (p[k * plane + q] > p[best * plane + q]) best = k;
+        label[q] = best;
+      }
+      labels.push({ z: slices[i].z, label });
+    }
+    await predictor.release();
+    const want = restoreToOriginal(transform, labels).data;
+    assert(new Set(want).size > 1, "test model should predict more than one class");
+    assert(mismatches(new Uint8Array(mask.data.map((v) => v)), want) <= 2, "labels differ");
+
+    // Metadata that does not say the network's channels: refused before any work.
+    await Deno.writeFile(
+      `${dir}/wrong.onnx`,
+      exportSegmentation(net, { ...info, normalize: RECIPE, configDigest: "test" }),
+    );
+    const bad = await predictCli([
+      "--model",
+      `${dir}/wrong.onnx`,
+      "--input",
+      `${dir}/scan.nii.gz`,
+      "--out",
+      `${dir}/out2`,
+    ]);
+    assertEquals(bad.code, 65, bad.stderr);
+    assert(bad.stderr.includes("does not match its metadata"), bad.stderr);
+    assert(!listOut(dir).includes("out2") || listOut(`${dir}/out2`).length === 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

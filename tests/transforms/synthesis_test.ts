@@ -7,6 +7,7 @@ import {
   inpaint,
   synthesizeMany,
   synthesizeSample,
+  synthesizeStack,
   touchingGroups,
 } from "../../transforms/synthesis.ts";
 import { consistency, equalArrays, hasNaN, labelledPair, smooth } from "./_helpers.ts";
@@ -248,4 +249,33 @@ Deno.test("synthesis: random intensity curves reorder tissue intensities, never 
     if (lv < classMean(on.image.data, on.label.data, 2)) reordered++;
   }
   assert.ok(reordered >= 4 && reordered <= 16, `${reordered} of 20 reordered`);
+});
+
+Deno.test("synthesis for 2.5D: the neighbouring planes move and change with the centre", () => {
+  const exemplar = labelledPair(3, 64);
+  const backgrounds = plainBackgrounds(3, 64);
+  const shifted = (im: { data: Float32Array }, k: number) =>
+    image2d(64, 64, im.data.map((v) => v + k));
+  for (let seed = 0; seed < 6; seed++) {
+    const config = { ...geometryOnly, backgroundProbability: 0.5 };
+    const stack = synthesizeStack(
+      [shifted(exemplar.image, 0.25), exemplar.image, exemplar.image],
+      exemplar.label,
+      [backgrounds.map((b) => shifted(b, 0.25)), backgrounds, backgrounds],
+      new Rng(seed),
+      config,
+    );
+    // The centre is the single-slice sample; a neighbour equal to it is the same plane again.
+    const single = synthesizeSample(exemplar, backgrounds, new Rng(seed), config);
+    const plane = 64 * 64, planes = stack.planes;
+    assert.ok(equalArrays(planes.subarray(plane, 2 * plane), single.image.data), `seed ${seed}`);
+    assert.ok(equalArrays(stack.label.data, single.label.data));
+    assert.ok(equalArrays(planes.subarray(2 * plane), single.image.data));
+    // A neighbour 0.25 brighter everywhere comes out 0.25 brighter: same warps, blends, picks.
+    let worst = 0;
+    for (let i = 0; i < plane; i++) {
+      worst = Math.max(worst, Math.abs(planes[i] - planes[plane + i] - 0.25));
+    }
+    assert.ok(worst < 1e-4, `seed ${seed}: neighbour off by ${worst}`);
+  }
 });

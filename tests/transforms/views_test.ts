@@ -112,6 +112,38 @@ Deno.test("batch: reuses caller buffers, deterministic, advances the generator",
   assert.throws(() => aug.batch(phantoms(4, 16).map((p) => sliceOf(p.image)), rng, batch));
 });
 
+Deno.test("batch with channels: each image's planes get its one weak and one strong transform", () => {
+  const ps = phantoms(4, 32);
+  const centres = ps.map((p) => sliceOf(p.image)), labels = ps.map((p) => sliceOf(p.label));
+  // Three planes per image: a brighter copy, the slice itself, a darker copy.
+  const scaled = (im: { data: Float32Array }, k: number) =>
+    image2d(32, 32, im.data.map((v) => v * k));
+  const planes = centres.flatMap((c) => [scaled(c, 1.5), c, scaled(c, 0.5)]);
+  const aug = new ViewAugmenter({ strong: { cutmixProbability: 0.7 } });
+  const stacked = allocViewBatch(4, 32, 32, true, 3);
+  const params = aug.batch(planes, new Rng(5), stacked, labels);
+  assert.equal(stacked.weak.length, 4 * 3 * 32 * 32);
+  for (let i = 0; i < 4; i++) {
+    for (let c = 0; c < 3; c++) {
+      const src = planes[i * 3 + c];
+      const weak = aug.weakT.apply(params[i].weak, src, labels[i]);
+      assert.ok(equalArrays(viewAt(stacked.weak, i * 3 + c, 32, 32).data, weak.image.data));
+      // One label per image, moved as every plane was.
+      assert.ok(equalArrays(labelAt(stacked.weakLabels!, i, 32, 32).data, weak.label.data));
+      const strong = image2d(32, 32, weak.image.data.slice());
+      const cm = params[i].strong.cutmix;
+      const partner = cm ? viewAt(stacked.weak, cm.partner * 3 + c, 32, 32) : undefined;
+      RandomStrong.apply(params[i].strong, strong, partner);
+      assert.ok(equalArrays(viewAt(stacked.strong, i * 3 + c, 32, 32).data, strong.data));
+    }
+  }
+  assert.ok(params.some((p) => p.strong.cutmix), "CutMix drawn in the batch");
+  // The draws do not depend on the channel count: one plane per image gives the same records.
+  const single = allocViewBatch(4, 32, 32, true);
+  assert.deepEqual(aug.batch(centres, new Rng(5), single, labels), params);
+  assert.throws(() => aug.batch(centres, new Rng(5), stacked, labels), RangeError);
+});
+
 Deno.test("mixLikeStrong mixes C-channel maps with the strong views' boxes", () => {
   const n = 3, c = 2, h = 8, w = 8;
   const src = Float32Array.from({ length: n * c * h * w }, (_, i) => i);
