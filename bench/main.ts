@@ -9,7 +9,7 @@
  */
 import { cpus } from "node:os";
 import { dualStep, inference, singleStep, type Workload } from "./steps.ts";
-import { methodStep, VARIANTS } from "./methods.ts";
+import { methodStep, type MethodVariant, VARIANTS } from "./methods.ts";
 import { TorchReference } from "./torch_client.ts";
 import { vnetStep, VOLUME_BENCH, windowInference } from "./volume.ts";
 
@@ -97,7 +97,10 @@ const methodSamples: Record<string, number[]> = {};
 if (!Deno.args.includes("--no-methods")) {
   const methodSteps = flag("method-steps", 4);
   for (const base of VARIANTS.filter((v) => v.base === "")) {
-    const group = VARIANTS.filter((v) => v === base || v.base === base.name);
+    /** The base method a variant adds to, through any variant between. */
+    const root = (v: MethodVariant): string =>
+      v.base ? root(VARIANTS.find((b) => b.name === v.base)!) : v.name;
+    const group = VARIANTS.filter((v) => root(v) === base.name);
     const steps = await Promise.all(group.map((v) => methodStep(v, threads)));
     for (const s of steps) await timed(s.run, warmup);
     for (let r = 0; r < rounds * methodSteps; r++) {

@@ -29,6 +29,7 @@ const occ = (c: Config): Config => ({
 });
 const cma = (c: Config): Config => ({ ...c, caml: { ...c.caml, cma: true } });
 const ppc = (c: Config): Config => ({ ...c, prototypeContrast: { weight: 0.1, temperature: 0.1 } });
+const context1 = (c: Config): Config => ({ ...c, model: { ...c.model, context: 1 } });
 
 export const VARIANTS: readonly MethodVariant[] = [
   { name: "supervised", base: "", method: "supervised" },
@@ -37,6 +38,7 @@ export const VARIANTS: readonly MethodVariant[] = [
   { name: "cmems+ppc", base: "cmems", method: "cmems", set: ppc },
   { name: "meanteacher", base: "supervised", method: "meanteacher" },
   { name: "fixmatch", base: "supervised", method: "fixmatch" },
+  { name: "fixmatch+2.5d", base: "fixmatch", method: "fixmatch", set: context1 },
   { name: "caml", base: "", method: "caml" },
   { name: "caml+cma", base: "caml", method: "caml", set: cma },
   { name: "caml+occ", base: "caml", method: "caml", set: occ },
@@ -53,22 +55,22 @@ export async function methodStep(v: MethodVariant, threads: number): Promise<Wor
     batch: { labelled: bl, unlabelled: bu },
   };
   const config = v.set ? v.set(base) : base;
-  const method = methods[v.method];
+  const method = methods[v.method], c = 2 * config.model.context + 1;
   const { step } = await buildPairStep({
     config,
     classes: K,
-    shapes: { bl, bu, h: S, w: S, classes: K },
+    shapes: { bl, bu, h: S, w: S, classes: K, inChannels: c },
     method,
     seed: 1,
     device: "cpu",
     threads,
   });
   const rng = new Rng(6);
-  const img = (n: number) => Float32Array.from({ length: n * S * S }, () => rng.normal());
+  const img = (n: number) => Float32Array.from({ length: n * c * S * S }, () => rng.normal());
   const xl = img(bl);
   const feeds: Record<string, FeedValue> = {
     xl,
-    yl: Int32Array.from(xl, (x) => (x > 0.5 ? 1 : 0)),
+    yl: Int32Array.from(xl.subarray(0, bl * S * S), (x) => (x > 0.5 ? 1 : 0)),
     lr: 1e-3,
     // Weights at the end of the ramp (the graph costs the same at any weight).
     ...method.weights(config.rampup * config.rampupEpoch, config),
