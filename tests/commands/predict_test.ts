@@ -69,6 +69,36 @@ function mismatches(a: Uint8Array, b: Uint8Array): number {
   return n;
 }
 
+/** A body-shaped volume of nz 40 x 30 slices whose texture changes from slice to slice. */
+function bodyVolume(nz: number, rng: Rng): Volume {
+  const [nx, ny] = [40, 30];
+  return {
+    data: new Float32Array(nx * ny * nz).map((_, i) => {
+      const x = i % nx, y = Math.floor(i / nx) % ny;
+      const body = ((x - 22) / 13) ** 2 + ((y - 14) / 9) ** 2 < 1;
+      return body ? 100 + 40 * Math.sin(x / 3 + i / 1200) + 5 * rng.normal() : 0;
+    }),
+    shape: [nx, ny, nz],
+    spacing: [0.8, 0.8, 2],
+    affine: [0.8, 0, 0, -12, 0, 0.8, 0, 30, 0, 0, 2, -7, 0, 0, 0, 1],
+  };
+}
+
+/** `predict` with dir/model.onnx on `image` written as dir/scan.nii.gz; the mask it writes. */
+async function segmentScan(dir: string, image: Volume) {
+  await Deno.writeFile(`${dir}/scan.nii.gz`, encodeNifti(image));
+  const r = await predictCli([
+    "--model",
+    `${dir}/model.onnx`,
+    "--input",
+    `${dir}/scan.nii.gz`,
+    "--out",
+    `${dir}/out`,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  return readNifti(`${dir}/out/scan.nii.gz`);
+}
+
 const listOut = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
 
 Deno.test("predict: NIfTI, .h5, PNG and DICOM inputs -> masks on the input grid, equal to the engine's", async () => {
@@ -394,28 +424,9 @@ Deno.test("predict: a 3D V-Net slides its windows over a NIfTI volume, equal to 
       }),
     );
     // 20 slices: two windows along z (zero-padded nowhere), three along x, two along y.
-    const [nx, ny, nz] = [40, 30, 20];
-    const image: Volume = {
-      data: new Float32Array(nx * ny * nz).map((_, i) => {
-        const x = i % nx, y = Math.floor(i / nx) % ny;
-        const body = ((x - 22) / 13) ** 2 + ((y - 14) / 9) ** 2 < 1;
-        return body ? 100 + 40 * Math.sin(x / 3 + i / 1200) + 5 * rng.normal() : 0;
-      }),
-      shape: [nx, ny, nz],
-      spacing: [0.8, 0.8, 2],
-      affine: [0.8, 0, 0, -12, 0, 0.8, 0, 30, 0, 0, 2, -7, 0, 0, 0, 1],
-    };
-    await Deno.writeFile(`${dir}/scan.nii.gz`, encodeNifti(image));
-    const r = await predictCli([
-      "--model",
-      `${dir}/model.onnx`,
-      "--input",
-      `${dir}/scan.nii.gz`,
-      "--out",
-      `${dir}/out`,
-    ]);
-    assertEquals(r.code, 0, r.stderr);
-    const mask = readNifti(`${dir}/out/scan.nii.gz`);
+    const image = bodyVolume(20, rng);
+    const [nx, ny] = image.shape;
+    const mask = await segmentScan(dir, image);
     assertEquals(mask.shape, image.shape);
 
     const { slices, transform } = normalizeCase("x", image, undefined, predictRecipe(RECIPE));
@@ -476,28 +487,8 @@ Deno.test("predict: a 2.5D model takes each slice with its neighbours, equal to 
         configDigest: "test",
       }),
     );
-    const [nx, ny, nz] = [40, 30, 6];
-    const image: Volume = {
-      data: new Float32Array(nx * ny * nz).map((_, i) => {
-        const x = i % nx, y = Math.floor(i / nx) % ny, z = Math.floor(i / (nx * ny));
-        const body = ((x - 20) / 14) ** 2 + ((y - 15) / 10) ** 2 < 1;
-        return body ? 100 + 40 * Math.sin(x / 3 + z) + 5 * rng.normal() : 0;
-      }),
-      shape: [nx, ny, nz],
-      spacing: [0.8, 0.8, 2],
-      affine: [0.8, 0, 0, -12, 0, 0.8, 0, 30, 0, 0, 2, -7, 0, 0, 0, 1],
-    };
-    await Deno.writeFile(`${dir}/scan.nii.gz`, encodeNifti(image));
-    const r = await predictCli([
-      "--model",
-      `${dir}/model.onnx`,
-      "--input",
-      `${dir}/scan.nii.gz`,
-      "--out",
-      `${dir}/out`,
-    ]);
-    assertEquals(r.code, 0, r.stderr);
-    const mask = readNifti(`${dir}/out/scan.nii.gz`);
+    const image = bodyVolume(6, rng);
+    const mask = await segmentScan(dir, image);
 
     // The engine on stacks built here: slice z between z - 1 and z + 1, the end slices repeated.
     const { slices, transform } = normalizeCase("x", image, undefined, predictRecipe(RECIPE));
