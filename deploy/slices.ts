@@ -38,10 +38,47 @@ export function sliceInputs(
   return x;
 }
 
+/** Each w x h plane of `x` mirrored in x and/or y, into a new array (its own inverse). */
+export function mirrored(x: Float32Array, w: number, h: number, fx: boolean, fy: boolean) {
+  const out = new Float32Array(x.length);
+  for (let o = 0; o < x.length; o += w * h) {
+    for (let y = 0; y < h; y++) {
+      const from = o + (fy ? h - 1 - y : y) * w, to = o + y * w;
+      for (let i = 0; i < w; i++) out[to + i] = x[from + (fx ? w - 1 - i : i)];
+    }
+  }
+  return out;
+}
+
+/**
+ * Class probabilities of n network inputs (n x C x h x w); with `mirror`, the mean over the
+ * inputs as they are and mirrored in x, in y and in both (nnU-Net's test-time mirroring), each
+ * mirrored back.
+ */
+export async function slicePredictions(
+  predictor: Predictor,
+  x: Float32Array,
+  n: number,
+  w: number,
+  h: number,
+  mirror = false,
+): Promise<Float32Array> {
+  const p = (await predictor.run(x, n)).probs;
+  if (!mirror) return p;
+  const sum = p.slice();
+  for (const [fx, fy] of [[true, false], [false, true], [true, true]]) {
+    const q = (await predictor.run(mirrored(x, w, h, fx, fy), n)).probs;
+    const back = mirrored(q, w, h, fx, fy);
+    for (let i = 0; i < sum.length; i++) sum[i] += back[i];
+  }
+  for (let i = 0; i < sum.length; i++) sum[i] /= 4;
+  return sum;
+}
+
 /**
  * Argmax labels of an nz x H x W normalized volume, slice batches through one eval session;
  * `probs` (optional, nz x K x H x W) receives the softmax. With `context`, each slice goes in
- * with its neighbours as channels (2.5D).
+ * with its neighbours as channels (2.5D); with `mirror`, mirrored too (slicePredictions).
  */
 export async function predictSlices(
   predictor: Predictor,
@@ -52,13 +89,14 @@ export async function predictSlices(
   batch = 8,
   probs?: Float32Array,
   context = 0,
+  mirror = false,
 ): Promise<Uint8Array> {
   const plane = w * h, k = predictor.model.numClasses;
   const out = new Uint8Array(slices * plane);
   for (let z0 = 0; z0 < slices; z0 += batch) {
     const n = Math.min(batch, slices - z0);
     const x = sliceInputs(image, slices, plane, z0, n, context);
-    const p = (await predictor.run(x, n)).probs;
+    const p = await slicePredictions(predictor, x, n, w, h, mirror);
     probs?.set(p, z0 * k * plane);
     for (let i = 0; i < n; i++) {
       out.set(argmaxClasses(p, i * k * plane, k, plane), (z0 + i) * plane);

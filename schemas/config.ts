@@ -268,6 +268,9 @@ export const EvaluateConfig = Schema.Struct({
   /** Which trained models evaluate and export use: after the last step, or at their best
    * validation Dice during training (chosen on the validation split only). */
   checkpoint: Schema.Literals(["last", "best"]),
+  /** 2D models: each slice's probabilities averaged with those of its mirror images in x, y
+   * and both (nnU-Net's test-time mirroring; four times the inference). */
+  mirror: Schema.Boolean,
 });
 
 export const ExportConfig = Schema.Struct({

@@ -104,6 +104,12 @@ export const defaults: Config = {
     soft: false,
     softTemperature: 0.5,
   },
-  evaluate: { largestComponent: false, baseline: true, units: "voxel", checkpoint: "last" },
+  evaluate: {
+    largestComponent: false,
+    baseline: true,
+    units: "voxel",
+    checkpoint: "last",
+    mirror: false,
+  },
   export: { opset: 17, model: "auto" },
 };

@@ -125,7 +125,16 @@ export const evaluate = defineStage({
         const image = stored.image.data as Float32Array;
         for (const { name, model, inference } of models) {
           const small = yield* Effect.promise(() =>
-            predictVolume(model, inference, c.image, info.slices, c.width, c.height)
+            predictVolume(
+              model,
+              inference,
+              c.image,
+              info.slices,
+              c.width,
+              c.height,
+              undefined,
+              config.mirror,
+            )
           );
           let pred: Uint8Array = restoreLabels(info, small);
           if (config.largestComponent) pred = keepLargestComponent(pred, [nx, ny, nz]);
@@ -215,6 +224,7 @@ export const evaluate = defineStage({
           ["training steps", String(summary.steps)],
           ["seed", String(seed)],
           ["largest component", config.largestComponent ? "kept per class" : "off"],
+          ["test-time mirroring", config.mirror ? "x, y and both, averaged" : "off"],
           ...Object.entries(splits).flatMap(([split, { models }]) =>
             baselineGains(models).map(({ model, gain }) =>
               [

@@ -157,6 +157,8 @@ Deno.test("configs a V-Net cannot take are exit 64 with every problem named", as
     "refine.enabled=true",
     "refine.soft=true",
     "refine.synthetic=true",
+    "evaluate.mirror=true",
+    "train.model.context=1",
   ];
   const exit = await Effect.runPromiseExit(loadConfig(TINY, sets));
   assert(Exit.isFailure(exit));
@@ -170,6 +172,8 @@ Deno.test("configs a V-Net cannot take are exit 64 with every problem named", as
       "data.roles.exemplar",
       "refine.soft",
       "refine.synthetic",
+      "evaluate.mirror",
+      "train.model.context",
     ]
   ) {
     assert(text.includes(path), text);
