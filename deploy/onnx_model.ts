@@ -15,7 +15,8 @@
  *                       (axis order "xyz" or "zyx", dataset name); predict reads .h5 inputs
  *                       the same way unless its flags say otherwise
  *   duet.inference      JSON {kind: "slices"} ({kind: "slices", context: k}: each slice goes in with
- *                       k neighbours on each side as channels), or {kind: "windows", patch: [x, y, z], overlap}:
+ *                       k neighbours on each side as channels; mirror: true, each slice's
+ *                       probabilities averaged over its mirror images in x, y and both), or {kind: "windows", patch: [x, y, z], overlap}:
  *                       a 3D model whose input is [batch, 1, z, y, x] windows slid over the
  *                       normalized volume of input_size slices, Gaussian-weighted
  *                       (deploy/sliding_window.ts); absent means slices
@@ -212,8 +213,10 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
       ? { kind: "slices" }
       : parseJson(path, "duet.inference", m["duet.inference"])) as Inference;
   const context = inference.kind === "slices" ? inference.context ?? 0 : 0;
+  const mirror = inference.kind === "slices" ? inference.mirror ?? false : false;
   if (
-    !(inference.kind === "slices" && Number.isInteger(context) && context >= 0) &&
+    !(inference.kind === "slices" && Number.isInteger(context) && context >= 0 &&
+      typeof mirror === "boolean") &&
     !(inference.kind === "windows" && Array.isArray(inference.patch) &&
       inference.patch.length === 3 && typeof inference.overlap === "number")
   ) {

@@ -26,11 +26,9 @@ export async function predictVolume(
   width: number,
   height: number,
   probs?: Float32Array,
-  /** 2D models: average over the slices mirrored in x, y and both (test-time mirroring). */
-  mirror = false,
 ): Promise<Uint8Array> {
   if (inference.kind === "slices") {
-    const { context } = inference;
+    const { context, mirror } = inference;
     return predictSlices(predictor, image, slices, width, height, 8, probs, context, mirror);
   }
   const run = async (x: Float32Array, n: number) => (await predictor.run(x, n)).probs;

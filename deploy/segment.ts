@@ -10,7 +10,7 @@ import { DataError } from "../io/errors.ts";
 import type { LabelVolume, Volume } from "../io/volume.ts";
 import { normalizeCase, type NormalizeRecipe, restoreToOriginal } from "../preprocess/normalize.ts";
 import type { DuetModel } from "./onnx_model.ts";
-import { argmaxClasses, sliceInputs } from "./slices.ts";
+import { argmaxClasses, sliceInputs, slicePredictions } from "./slices.ts";
 import { inputChannels } from "./weights.ts";
 import { type Dims3, predictWindows } from "./sliding_window.ts";
 import { predictorSpatial } from "./predict_volume.ts";
@@ -138,7 +138,7 @@ export class Segmenter {
       for (let s0 = 0; s0 < slices.length; s0 += this.batch) {
         const n = Math.min(this.batch, slices.length - s0);
         const x = sliceInputs(volume, slices.length, plane, s0, n, inference.context ?? 0);
-        const p = await run(x, n);
+        const p = await slicePredictions(run, x, n, W, H, inference.mirror);
         for (let i = 0; i < n; i++) {
           predicted.set(slices[s0 + i].z, argmaxClasses(p, i * k * plane, k, plane));
         }

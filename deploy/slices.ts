@@ -38,6 +38,10 @@ export function sliceInputs(
   return x;
 }
 
+/** A predictor's class probabilities of n inputs. */
+export const probsOf = (predictor: Predictor) => async (x: Float32Array, n: number) =>
+  (await predictor.run(x, n)).probs;
+
 /** Each w x h plane of `x` mirrored in x and/or y, into a new array (its own inverse). */
 export function mirrored(x: Float32Array, w: number, h: number, fx: boolean, fy: boolean) {
   const out = new Float32Array(x.length);
@@ -56,18 +60,18 @@ export function mirrored(x: Float32Array, w: number, h: number, fx: boolean, fy:
  * mirrored back.
  */
 export async function slicePredictions(
-  predictor: Predictor,
+  run: (x: Float32Array, n: number) => Promise<Float32Array>,
   x: Float32Array,
   n: number,
   w: number,
   h: number,
   mirror = false,
 ): Promise<Float32Array> {
-  const p = (await predictor.run(x, n)).probs;
+  const p = await run(x, n);
   if (!mirror) return p;
   const sum = p.slice();
   for (const [fx, fy] of [[true, false], [false, true], [true, true]]) {
-    const q = (await predictor.run(mirrored(x, w, h, fx, fy), n)).probs;
+    const q = await run(mirrored(x, w, h, fx, fy), n);
     const back = mirrored(q, w, h, fx, fy);
     for (let i = 0; i < sum.length; i++) sum[i] += back[i];
   }
@@ -96,7 +100,7 @@ export async function predictSlices(
   for (let z0 = 0; z0 < slices; z0 += batch) {
     const n = Math.min(batch, slices - z0);
     const x = sliceInputs(image, slices, plane, z0, n, context);
-    const p = await slicePredictions(predictor, x, n, w, h, mirror);
+    const p = await slicePredictions(probsOf(predictor), x, n, w, h, mirror);
     probs?.set(p, z0 * k * plane);
     for (let i = 0; i < n; i++) {
       out.set(argmaxClasses(p, i * k * plane, k, plane), (z0 + i) * plane);

@@ -22,7 +22,7 @@ import { keepLargestComponent } from "../../metrics/components.ts";
 import { decodeArrays } from "../../io/array_container.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { checkpointModels, finalModels } from "../final_models.ts";
-import { decodeModel, type Inference } from "../../deploy/weights.ts";
+import { decodeModel, type Inference, withMirror } from "../../deploy/weights.ts";
 import { predictorSpatial, predictVolume } from "../../deploy/predict_volume.ts";
 import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
 import { restoreLabels } from "../../deploy/restore.ts";
@@ -127,13 +127,11 @@ export const evaluate = defineStage({
           const small = yield* Effect.promise(() =>
             predictVolume(
               model,
-              inference,
+              withMirror(inference, config.mirror),
               c.image,
               info.slices,
               c.width,
               c.height,
-              undefined,
-              config.mirror,
             )
           );
           let pred: Uint8Array = restoreLabels(info, small);

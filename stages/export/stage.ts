@@ -19,7 +19,7 @@ import { decodeArrays } from "../../io/array_container.ts";
 import { recipeOf } from "../../schemas/normalize_recipe.ts";
 import { inputSize, loadCase, normalizedCases } from "../../training/cases.ts";
 import { finalModels } from "../final_models.ts";
-import { decodeModel, type Inference } from "../../deploy/weights.ts";
+import { decodeModel, type Inference, withMirror } from "../../deploy/weights.ts";
 import type { SegmentationModel } from "../../engine/models/context.ts";
 import { predictorSpatial } from "../../deploy/predict_volume.ts";
 import { sliceInputs } from "../../deploy/slices.ts";
@@ -58,6 +58,8 @@ export const exportModel = defineStage({
     classes: c.data.classes,
     hdf5: c.data.hdf5,
     checkpoint: c.evaluate.checkpoint,
+    // Test-time mirroring, as evaluate measured it, goes into the model (absent: off).
+    ...(c.evaluate.mirror ? { mirror: true } : {}),
     normalize: c.normalize,
   }),
   input: Schema.Struct({
@@ -65,10 +67,11 @@ export const exportModel = defineStage({
     classes: Schema.Array(Schema.String),
     hdf5: Hdf5Config,
     checkpoint: EvaluateConfig.fields.checkpoint,
+    mirror: Schema.optionalKey(Schema.Boolean),
     normalize: NormalizeConfig,
   }),
   output: ExportOutput,
-  run: (ctx, { export: config, classes, hdf5, checkpoint, normalize }) =>
+  run: (ctx, { export: config, classes, hdf5, checkpoint, mirror = false, normalize }) =>
     Effect.gen(function* () {
       const summary = ctx.input("train").summaries[0];
       const pair = finalModels(ctx, checkpoint);
@@ -81,7 +84,7 @@ export const exportModel = defineStage({
       for (const k of exported === "pair" ? [0, 1] : [exported === "a" ? 0 : 1]) {
         const decoded = decodeModel(yield* pair.upstream.read(pair.names[k]));
         members.push(decoded.model);
-        inference = decoded.inference;
+        inference = withMirror(decoded.inference, mirror);
       }
       const model = members.length > 1 ? members : members[0];
       const norm = ctx.input("normalize");

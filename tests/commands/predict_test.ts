@@ -514,6 +514,26 @@ Deno.test("predict: a 2.5D model takes each slice with its neighbours, equal to 
     assert(new Set(want).size > 1, "test model should predict more than one class");
     assert(mismatches(new Uint8Array(mask.data.map((v) => v)), want) <= 2, "labels differ");
 
+    // Mirrored (duet.inference mirror): predict averages each stack over its mirror images,
+    // as evaluate does through the engine.
+    const mirror = { kind: "slices", context: 1, mirror: true } as const;
+    await Deno.writeFile(
+      `${dir}/model.onnx`,
+      exportSegmentation(net, { ...info, inference: mirror, normalize: RECIPE, configDigest: "t" }),
+    );
+    const mirroredMask = await segmentScan(dir, image);
+    const stacked = new Float32Array(slices.length * plane);
+    slices.forEach((s, i) => stacked.set(s.image, i * plane));
+    const engine = await Predictor.create(net, { spatial: [H, W], session: { threads: 1 } });
+    const byEngine = await predictVolume(engine, mirror, stacked, slices.length, W, H);
+    await engine.release();
+    const wantMirrored = restoreToOriginal(
+      transform,
+      slices.map((s, i) => ({ z: s.z, label: byEngine.subarray(i * plane, (i + 1) * plane) })),
+    ).data;
+    assert(mismatches(new Uint8Array(mirroredMask.data.map((v) => v)), wantMirrored) <= 2);
+    assert(mismatches(wantMirrored, want) > 0, "mirroring changes some labels");
+
     // Metadata that does not say the network's channels: refused before any work.
     await Deno.writeFile(
       `${dir}/wrong.onnx`,

@@ -1,5 +1,11 @@
 import { assert, assertEquals } from "../assert.ts";
-import { mirrored, sliceInputs, slicePredictions, sliceStack } from "../../deploy/slices.ts";
+import {
+  mirrored,
+  probsOf,
+  sliceInputs,
+  slicePredictions,
+  sliceStack,
+} from "../../deploy/slices.ts";
 import { UNet } from "../../engine/models/unet.ts";
 import { Predictor } from "../../engine/predict.ts";
 import { Rng } from "../../random/rng.ts";
@@ -50,11 +56,12 @@ Deno.test("test-time mirroring: the mean of four runs, and a mirrored slice gets
   net.store.params.data.forEach((v, i, a) => (a[i] = v + 0.2 * rng.normal()));
   const [w, h, n] = [16, 8, 2];
   const predictor = await Predictor.create(net, { spatial: [h, w], session: { threads: 1 } });
+  const run = probsOf(predictor);
   try {
     const x = Float32Array.from({ length: n * w * h }, () => rng.normal());
     const plain = (await predictor.run(x, n)).probs.slice();
-    assertEquals([...(await slicePredictions(predictor, x, n, w, h))], [...plain]);
-    const tta = await slicePredictions(predictor, x, n, w, h, true);
+    assertEquals([...(await slicePredictions(run, x, n, w, h))], [...plain]);
+    const tta = await slicePredictions(run, x, n, w, h, true);
     // Built here: the four runs, each mirrored back by index arithmetic, averaged.
     const want = new Float32Array(plain.length);
     for (const [fx, fy] of [[false, false], [true, false], [false, true], [true, true]]) {
@@ -72,7 +79,7 @@ Deno.test("test-time mirroring: the mean of four runs, and a mirrored slice gets
     assert(tta.some((v, i) => Math.abs(v - plain[i]) > 1e-3), "mirroring changes the answer");
     // The mirrored answer is equivariant: mirror the input, get the answer mirrored.
     const flippedAnswer = await slicePredictions(
-      predictor,
+      run,
       mirrored(x, w, h, true, false),
       n,
       w,

@@ -51,7 +51,7 @@ Deno.test("2.5D pool: each image is its slice between its neighbours, the ends r
   }
 });
 
-Deno.test("2.5D fixmatch + synthetic samples: trains on stacks, refines, evaluates, exports them (parity < 1e-5)", async () => {
+Deno.test("2.5D fixmatch + synthetic samples: trains on stacks, refines, evaluates mirrored, exports both (parity < 1e-5)", async () => {
   const store = makeMemoryStore();
   const { env, exit } = await runTiny([
     "train.model.context=1",
@@ -62,6 +62,7 @@ Deno.test("2.5D fixmatch + synthetic samples: trains on stacks, refines, evaluat
     "refine.secondRoundSteps=2",
     "refine.onlyIfBetter=false",
     "evaluate.baseline=false",
+    "evaluate.mirror=true",
   ], { store });
   assert(Exit.isSuccess(exit), String(exit));
   for (const stage of ["train", "refine"]) {
@@ -75,7 +76,8 @@ Deno.test("2.5D fixmatch + synthetic samples: trains on stacks, refines, evaluat
   assert(out.parity.maxAbsDiff < 1e-5 && out.parity.slices > 0, JSON.stringify(out.parity));
   const exported = await stageFiles(store, "export");
   const model = parseDuetModel("model.onnx", exported["model.onnx"]);
-  assertEquals(model.inference, { kind: "slices", context: 1 });
+  // Evaluate mirrored each slice, so the exported model records it and predict does the same.
+  assertEquals(model.inference, { kind: "slices", context: 1, mirror: true });
   assertEquals(model.header.inputs.find((i) => i.name === "image")!.shape[1], 3);
   assertEquals(out.masks.length, 2);
 });
