@@ -14,9 +14,10 @@
  *   duet.hdf5           JSON {axes, image}: how the training data's .h5 files store the image
  *                       (axis order "xyz" or "zyx", dataset name); predict reads .h5 inputs
  *                       the same way unless its flags say otherwise
- *   duet.inference      JSON {kind: "slices"} ({kind: "slices", context: k}: each slice goes in with
- *                       k neighbours on each side as channels; mirror: true, each slice's
- *                       probabilities averaged over its mirror images in x, y and both), or {kind: "windows", patch: [x, y, z], overlap}:
+ *   duet.inference      JSON {kind: "slices"} (with context: k, each slice goes in with k
+ *                       neighbours on each side as channels; with mirror: true, each slice's
+ *                       probabilities are averaged over its mirror images in x, y and both),
+ *                       or {kind: "windows", patch: [x, y, z], overlap}:
  *                       a 3D model whose input is [batch, 1, z, y, x] windows slid over the
  *                       normalized volume of input_size slices, Gaussian-weighted
  *                       (deploy/sliding_window.ts); absent means slices

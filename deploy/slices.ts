@@ -21,6 +21,25 @@ export function sliceStack(
   }
 }
 
+/**
+ * Slice z with `context` neighbours on each side (C x H x W): a view of the volume where they all
+ * lie inside it, else a stack with the end slices repeated (sliceStack).
+ */
+export function sliceWithNeighbours(
+  volume: Float32Array,
+  slices: number,
+  plane: number,
+  z: number,
+  context: number,
+): Float32Array {
+  if (z - context >= 0 && z + context < slices) {
+    return volume.subarray((z - context) * plane, (z + context + 1) * plane);
+  }
+  const out = new Float32Array((2 * context + 1) * plane);
+  sliceStack(volume, slices, plane, z, context, out);
+  return out;
+}
+
 /** Slices z0 .. z0+n-1 as network inputs: a view of the volume, or their 2.5D stacks. */
 export function sliceInputs(
   volume: Float32Array,

@@ -9,7 +9,7 @@
 import { Effect } from "effect";
 import type { SliceCase, SynthesizeOutput } from "../schemas/outputs.ts";
 import { decodeArrays } from "../io/array_container.ts";
-import { sliceStack } from "../deploy/slices.ts";
+import { sliceWithNeighbours } from "../deploy/slices.ts";
 import { IntegrityError } from "../pipeline/errors.ts";
 import {
   type ArtifactSource,
@@ -66,15 +66,6 @@ export const loadPool = (
 ) =>
   Effect.gen(function* () {
     const channels = 2 * context + 1;
-    /** Slice z of an nz-slice case image with its neighbours: a view where all lie inside. */
-    const stack = (image: Float32Array, slices: number, z: number, plane: number) => {
-      if (z - context >= 0 && z + context < slices) {
-        return image.subarray((z - context) * plane, (z + context + 1) * plane);
-      }
-      const out = new Float32Array(channels * plane);
-      sliceStack(image, slices, plane, z, context, out);
-      return out;
-    };
     const labelled: LabelledSlice[] = [], synthetic: LabelledSlice[] = [];
     const unlabelled: SliceRef[] = [], validation: ValidationVolume[] = [];
     const streamed: SliceCase[] = [];
@@ -92,7 +83,7 @@ export const loadPool = (
           continue;
         }
         for (const z of trainLabels) {
-          const image = stack(c.image, info.slices, z, plane).slice();
+          const image = sliceWithNeighbours(c.image, info.slices, plane, z, context).slice();
           labelled.push({ image, label: c.label(z)! });
         }
       }
@@ -127,7 +118,10 @@ export const loadPool = (
     );
     const plane = size[0] * size[1];
     const unlabelledSlice = (ref: SliceRef) =>
-      Effect.map(images(ref.c), (image) => stack(image, streamed[ref.c].slices, ref.z, plane));
+      Effect.map(
+        images(ref.c),
+        (image) => sliceWithNeighbours(image, streamed[ref.c].slices, plane, ref.z, context),
+      );
     return {
       width: size[0],
       height: size[1],

@@ -12,7 +12,7 @@ import { defineStage } from "../../pipeline/stage.ts";
 import { Rng } from "../../random/rng.ts";
 import { type Image2D, image2d, label2d } from "../../transforms/image2d.ts";
 import { synthesizeStack } from "../../transforms/synthesis.ts";
-import { sliceStack } from "../../deploy/slices.ts";
+import { sliceWithNeighbours } from "../../deploy/slices.ts";
 import { encodeArrays } from "../../io/array_container.ts";
 import { loadCase, normalizedCases } from "../../training/cases.ts";
 
@@ -46,14 +46,14 @@ export const synthesize = defineStage({
       const labelled = cases.filter((c) => c.trainLabels.length > 0);
       if (!labelled.length || !mine.length) return { samples: 0, artifacts: [] };
       const root = new Rng(seed).fork("synthesize");
-      /** Slice z and its `context` neighbours on each side, as planes. */
+      /** Slice z and its `context` neighbours on each side, as planes (a copy: the case is freed). */
       const planes = (
         c: { image: Float32Array; width: number; height: number },
         slices: number,
         z: number,
       ) => {
-        const plane = c.width * c.height, stack = new Float32Array((2 * context + 1) * plane);
-        sliceStack(c.image, slices, plane, z, context, stack);
+        const plane = c.width * c.height;
+        const stack = sliceWithNeighbours(c.image, slices, plane, z, context).slice();
         return Array.from(
           { length: 2 * context + 1 },
           (_, k) => image2d(c.width, c.height, stack.subarray(k * plane, (k + 1) * plane)),
