@@ -72,6 +72,25 @@ Deno.test("s3: a 20 MiB object goes up as a 3-part multipart upload and comes ba
     }
   }, true));
 
+Deno.test("s3: a writer killed mid-PUT leaves no object, as on S3 (the test server is whole-or-nothing)", () =>
+  withServer(async (server) => {
+    // What a SIGKILLed stage process leaves: headers promising 100 bytes, 22 sent, socket gone.
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await conn.write(new TextEncoder().encode(
+      `PUT /${server.bucket}/t/unit/_SUCCESS.json HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+        `Content-Length: 100\r\nAuthorization: AWS S3RVER:x\r\n` +
+        `Date: ${new Date().toUTCString()}\r\n\r\n{"stage":"refine","ver`,
+    ));
+    await new Promise((r) => setTimeout(r, 200));
+    conn.close();
+    await new Promise((r) => setTimeout(r, 300));
+    const store = storeOn(server, server.endpoint);
+    assertEquals(await run(store.get("unit/_SUCCESS.json")), undefined, "a half-written object");
+    assertEquals(await run(store.list("unit/")), [], "listed");
+    await run(store.put("unit/_SUCCESS.json", bytesOf("{}")));
+    assertEquals(new TextDecoder().decode(await run(store.get("unit/_SUCCESS.json"))), "{}");
+  }, true));
+
 Deno.test("s3: list follows continuation tokens across pages", () =>
   withServer(async (server) => {
     const proxy = startFaultProxy(server.endpoint);

@@ -2,6 +2,7 @@
 // when one request deletes an object another is listing). Prints {"port": N} once listening;
 // exits on SIGTERM or when the test process is gone.
 "use strict";
+const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
 const [, , repoRoot, directory, bucket, allowMismatched] = process.argv;
@@ -22,6 +23,36 @@ FilesystemStore.prototype.deleteObject = async function (bucket, key) {
       })
     ),
   );
+};
+
+// s3rver 3.7.1 streams a PUT body into place and stores whatever arrived: a client SIGKILLed
+// mid-body leaves a truncated object that lists and reads as complete (a half-written commit
+// marker, seen in the scheduler simulation). Real S3 stores a PUT whole or not at all, so do that:
+// refuse an incomplete body, write a temp file, and rename it into place after its metadata.
+let partials = 0;
+FilesystemStore.prototype.putObject = async function (object) {
+  const content = Buffer.isBuffer(object.content)
+    ? object.content
+    : await new Promise((resolve, reject) => {
+      const chunks = [];
+      object.content
+        .on("data", (c) => chunks.push(c))
+        .on("error", reject)
+        .on("end", () => {
+          // An http request that ended early is incomplete; other streams (multipart parts) end whole.
+          if (object.content.complete === false) reject(new Error("request body incomplete"));
+          else resolve(Buffer.concat(chunks));
+        })
+        .on("close", () => reject(new Error("request body incomplete")));
+    });
+  const objectPath = this.getResourcePath(object.bucket, object.key, "object");
+  await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+  const partial = `${objectPath}.${process.pid}-${partials++}.partial`;
+  await fs.promises.writeFile(partial, content);
+  const md5 = crypto.createHash("md5").update(content).digest("hex");
+  await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+  await fs.promises.rename(partial, objectPath);
+  return { size: content.length, md5 };
 };
 
 const server = new S3rver({
