@@ -62,7 +62,7 @@ function contourMask(
   for (let Y = 0; Y < H; Y++) {
     for (let X = 0; X < W; X++) {
       const v = at(X, Y);
-      if (v === 0) continue;
+      if (v === 0 || v === 255) continue; // 255: unknown (a synthetic sample's own background)
       let edge = false;
       for (let d = 1; d <= t && !edge; d++) {
         edge = X - d < 0 || X + d >= W || Y - d < 0 || Y + d >= H ||

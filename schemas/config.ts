@@ -97,6 +97,9 @@ export const SynthesizeConfig = Schema.Struct({
   count: NonNegativeInt,
   /** Probability that a sample's background is an unlabelled slice instead of the exemplar. */
   backgroundProbability: Probability,
+  /** An unlabelled background's own pixels: labelled background, or unknown (left out of the
+   * loss) beyond a 3 px ring around the pastes, so its own structures are not taught as background. */
+  backgroundLabels: Schema.Literals(["background", "unknown"]),
   /** Probability that each labelled region is cut and pasted with its own transform. */
   pasteProbability: Probability,
   /** A region: touching classes together (nested anatomy keeps its relation), or each class. */

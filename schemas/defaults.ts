@@ -41,6 +41,7 @@ export const defaults: Config = {
   synthesize: {
     count: 32,
     backgroundProbability: synthesis.backgroundProbability,
+    backgroundLabels: synthesis.backgroundLabels,
     pasteProbability: synthesis.pasteProbability,
     pasteGroups: synthesis.pasteGroups,
     scale: synthesis.pasteScale,

@@ -74,13 +74,32 @@ const batchSlice = (x: Tensor, from: number, to: number) => op.slice(x, [from], 
 
 const foreground = (classes: number) => Array.from({ length: classes - 1 }, (_, i) => i + 1);
 
-function supervised(logits: Tensor, target: Tensor): Tensor {
-  const dice = L.diceLoss(op.softmax(logits, 1), target);
-  return op.mul(op.add(L.crossEntropy(logits, target), dice), 0.5);
+/** The labelled batch's one-hot targets, and 1 where its label is known (255: left out). */
+export interface Targets {
+  readonly t: Tensor;
+  readonly known: Tensor;
+}
+
+/**
+ * Targets of the labelled batch. An unknown pixel (a synthetic sample's unlabelled background,
+ * a pseudo-label refine left out) has an all-zero one-hot row, so it adds nothing to the CE, and
+ * `known` takes it out of the Dice; where every label is known both losses are unchanged.
+ */
+export function labelTargets(y: Tensor, classes: number): Targets {
+  return {
+    t: L.oneHot(y, classes),
+    known: op.cast(op.less(op.cast(y, "float32"), 254.5), "float32"),
+  };
+}
+
+/** SSL4MIS's supervised loss: 0.5 (CE + squared Dice over all classes), unknown pixels left out. */
+export function supervised(logits: Tensor, { t, known }: Targets): Tensor {
+  const dice = L.diceLoss(op.softmax(logits, 1), t, { weight: known });
+  return op.mul(op.add(L.crossEntropy(logits, t), dice), 0.5);
 }
 
 /** Both models' supervised loss on the labelled head (first `bl`) of their batch logits. */
-const pairSupervised = (za: Tensor, zb: Tensor, target: Tensor, bl: number) =>
+const pairSupervised = (za: Tensor, zb: Tensor, target: Targets, bl: number) =>
   op.add(supervised(batchSlice(za, 0, bl), target), supervised(batchSlice(zb, 0, bl), target));
 
 /** Applies the strong view's CutMix to a per-sample tensor [Bu, ...] (targets, masks). */
@@ -134,9 +153,9 @@ const supervisedOnly: MethodSpec = {
   scalars: [],
   weights: () => ({}),
   loss: (g, s) => {
-    const t = L.oneHot(g.input("yl"), s.classes);
-    const sa = supervised(g.forward("a", g.input("xl")).logits, t);
-    const sb = supervised(g.forward("b", g.input("xl")).logits, t);
+    const labels = labelTargets(g.input("yl"), s.classes);
+    const sa = supervised(g.forward("a", g.input("xl")).logits, labels);
+    const sb = supervised(g.forward("b", g.input("xl")).logits, labels);
     return { loss: op.add(sa, sb), logs: { sup_a: sa, sup_b: sb } };
   },
 };
@@ -151,13 +170,13 @@ const cps: MethodSpec = {
   scalars: ["w_cps"],
   weights: (step, c) => ({ w_cps: rampWeight(step, c, c.consistency) }),
   loss: (g, s) => {
-    const t = L.oneHot(g.input("yl"), s.classes);
+    const labels = labelTargets(g.input("yl"), s.classes);
     const x = op.concat([g.input("xl"), g.input("xw")], 0);
     const za = g.forward("a", x).logits, zb = g.forward("b", x).logits;
     const n = s.bl + s.bu;
     const ua = batchSlice(za, s.bl, n), ub = batchSlice(zb, s.bl, n);
     const hard = (z: Tensor) => L.oneHot(op.argMax(op.stopGradient(z), 1), s.classes);
-    const sup = pairSupervised(za, zb, t, s.bl);
+    const sup = pairSupervised(za, zb, labels, s.bl);
     const cross = op.add(L.crossEntropy(ua, hard(ub)), L.crossEntropy(ub, hard(ua)));
     return { loss: op.add(sup, op.mul(cross, g.scalar("w_cps"))), logs: { sup, cross } };
   },
@@ -181,14 +200,14 @@ const cmems: MethodSpec = {
     w_feat: rampWeight(step, c, c.featureConsistency),
   }),
   loss: (g, s, c) => {
-    const t = L.oneHot(g.input("yl"), s.classes);
+    const labels = labelTargets(g.input("yl"), s.classes);
     const x = op.concat([g.input("xl"), g.input("xs")], 0);
     const n = s.bl + s.bu;
     const parts = (["a", "b"] as const).map((m) => {
       const z = g.forward(m, x).logits;
       const feats = featureDropout(g.context(m), g.encode(m, g.input("xw")));
       return {
-        sup: supervised(batchSlice(z, 0, s.bl), t),
+        sup: supervised(batchSlice(z, 0, s.bl), labels),
         strong: batchSlice(z, s.bl, n),
         perturbed: g.decode(m, feats).logits,
         pseudo: pseudoLabels(g, m, s.classes, c.confidence),
@@ -233,7 +252,7 @@ const ugmcl: MethodSpec = {
     u_threshold: (0.75 + 0.25 * sigmoidRampup(step, c.steps)) * Math.log(2),
   }),
   loss: (g, s, c) => {
-    const t = L.oneHot(g.input("yl"), s.classes);
+    const labels = labelTargets(g.input("yl"), s.classes);
     const x = op.concat([g.input("xl"), g.input("xw")], 0);
     const z = g.forward("a", x).logits;
     const p = op.softmax(z, 1);
@@ -242,8 +261,11 @@ const ugmcl: MethodSpec = {
     const zl = batchSlice(z, 0, s.bl);
     const sup = op.mul(
       op.add(
-        op.add(L.crossEntropy(zl, t), L.diceLoss(batchSlice(p, 0, s.bl), t, { classes: fg })),
-        L.diceLoss(batchSlice(toMask, 0, s.bl), t, { classes: fg }),
+        op.add(
+          L.crossEntropy(zl, labels.t),
+          L.diceLoss(batchSlice(p, 0, s.bl), labels.t, { classes: fg, weight: labels.known }),
+        ),
+        L.diceLoss(batchSlice(toMask, 0, s.bl), labels.t, { classes: fg, weight: labels.known }),
       ),
       0.5,
     );
@@ -283,12 +305,16 @@ const caml: MethodSpec = {
     w_occ: rampWeight(step, c, c.caml.occ.weight),
   }),
   loss: (g, s, c) => {
-    const t = L.oneHot(g.input("yl"), s.classes);
+    const labels = labelTargets(g.input("yl"), s.classes);
     const x = op.concat([g.input("xl"), g.input("xw")], 0);
     const pa = op.softmax(g.forward("a", x).logits, 1);
     const pb = op.softmax(g.forward("b", x, camlForwardB(g, c)).logits, 1);
     const dice = (p: Tensor) =>
-      L.diceLoss(batchSlice(p, 0, s.bl), t, { variant: "linear", classes: foreground(s.classes) });
+      L.diceLoss(batchSlice(p, 0, s.bl), labels.t, {
+        variant: "linear",
+        classes: foreground(s.classes),
+        weight: labels.known,
+      });
     const sup = op.mul(op.add(dice(pa), dice(pb)), 0.5);
     const T = c.sharpenTemperature;
     const cons = op.add(L.mse(pa, L.sharpen(pb, T)), L.mse(pb, L.sharpen(pa, T)));
@@ -315,11 +341,11 @@ const semicml: MethodSpec = {
   scalars: ["w_cons"],
   weights: (step, c) => ({ w_cons: rampWeight(step, c, c.consistency) }),
   loss: (g, s, c) => {
-    const t = L.oneHot(g.input("yl"), s.classes);
+    const labels = labelTargets(g.input("yl"), s.classes);
     const n = s.bl + s.bu;
     const za = g.forward("a", op.concat([g.input("xl"), g.input("xw")], 0)).logits;
     const zb = g.forward("b", op.concat([g.input("xl"), g.input("xs")], 0)).logits;
-    const sup = pairSupervised(za, zb, t, s.bl);
+    const sup = pairSupervised(za, zb, labels, s.bl);
     const ua = op.softmax(batchSlice(za, s.bl, n), 1);
     const ub = mixLikeStrong(g, op.softmax(batchSlice(zb, s.bl, n), 1), s.bu);
     const asc = areaContrast(g, ua, ub, s);
@@ -362,13 +388,12 @@ export const relearn: MethodSpec = {
   ...supervisedOnly,
   name: "relearn",
   loss: (g, s) => {
-    const y = g.input("yl");
-    const t = L.oneHot(y, s.classes); // all zero where y = 255
-    const valid = op.cast(op.less(op.cast(y, "float32"), 254.5), "float32");
+    const { t, known } = labelTargets(g.input("yl"), s.classes);
     const fit = (m: string) => {
       const z = g.forward(m, g.input("xl")).logits;
-      const ce = L.crossEntropy(z, t, { weight: valid, reduction: "weighted" });
-      return op.mul(op.add(ce, L.diceLoss(op.softmax(z, 1), t, { weight: valid })), 0.5);
+      // CE as a mean over the kept pixels: refine may leave most of a slice out.
+      const ce = L.crossEntropy(z, t, { weight: known, reduction: "weighted" });
+      return op.mul(op.add(ce, L.diceLoss(op.softmax(z, 1), t, { weight: known })), 0.5);
     };
     const sa = fit("a"), sb = fit("b");
     return { loss: op.add(sa, sb), logs: { sup_a: sa, sup_b: sb } };
@@ -389,9 +414,9 @@ const meanteacher: MethodSpec = {
   scalars: ["w_cons"],
   weights: (step, c) => ({ w_cons: rampWeight(step, c, c.consistency) }),
   loss: (g, s) => {
-    const t = L.oneHot(g.input("yl"), s.classes);
+    const labels = labelTargets(g.input("yl"), s.classes);
     const z = g.forward("a", op.concat([g.input("xl"), g.input("xw")], 0)).logits;
-    const sup = supervised(batchSlice(z, 0, s.bl), t);
+    const sup = supervised(batchSlice(z, 0, s.bl), labels);
     const xw = g.input("xw");
     const noisy = op.add(xw, g.context("b").normalNoise(xw.staticShape, 0.1, 0.2));
     const teacher = op.stopGradient(op.softmax(g.forward("b", noisy).logits, 1));
@@ -414,9 +439,9 @@ const fixmatch: MethodSpec = {
   scalars: ["w_unsup"],
   weights: (step, c) => ({ w_unsup: rampWeight(step, c, c.consistency) }),
   loss: (g, s, c) => {
-    const t = L.oneHot(g.input("yl"), s.classes);
+    const labels = labelTargets(g.input("yl"), s.classes);
     const z = g.forward("a", op.concat([g.input("xl"), g.input("xs")], 0)).logits;
-    const sup = supervised(batchSlice(z, 0, s.bl), t);
+    const sup = supervised(batchSlice(z, 0, s.bl), labels);
     const pseudo = pseudoLabels(g, "b", s.classes, c.confidence, "train");
     const target = mixLikeStrong(g, pseudo.target, s.bu);
     const mask = mixLikeStrong(g, pseudo.mask, s.bu);

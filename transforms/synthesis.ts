@@ -48,6 +48,13 @@ export interface SynthesisConfig {
    * an unlabelled background stay labelled 0, a label-noise source, so the exemplar dominates.
    */
   readonly backgroundProbability: number;
+  /**
+   * What an unlabelled background's own pixels are labelled: "background" (0, default), or
+   * "unknown" (UNKNOWN_LABEL, left out of the loss) beyond a ring of `KNOWN_RING` px around the
+   * pastes, whose feathered seams carry the exemplar's own surroundings. The background's own
+   * structures (its atrium, its heart) are then never taught as background.
+   */
+  readonly backgroundLabels: "background" | "unknown";
   /** Probability that a region is cut and pasted. Default 0.9. */
   readonly pasteProbability: number;
   /** What moves as one region: classes that touch (within 2 px) together, or each class. */
@@ -77,6 +84,7 @@ export const defaultSynthesisConfig: SynthesisConfig = {
   affine: {},
   elastic: {},
   backgroundProbability: 0.25,
+  backgroundLabels: "background",
   pasteProbability: 0.9,
   pasteGroups: "touching",
   pasteScale: [0.8, 1.2],
@@ -124,6 +132,12 @@ export interface SynthesizedSample {
   readonly label: Label2D;
   readonly params: SynthesisParams;
 }
+
+/** Label of pixels whose class nobody knows: left out of the losses (as refine's pseudo-labels). */
+export const UNKNOWN_LABEL = 255;
+
+/** Known background around the pastes on an unlabelled background: the seam's feather (σ 1 px). */
+const KNOWN_RING = 3;
 
 /** Classes (> 0) present in a label map, ascending. */
 export function classesIn(label: Label2D): number[] {
@@ -232,6 +246,11 @@ export function synthesizeSample(
       if (a > 0) outImage[i] += a * (gain * region[i] - outImage[i]);
       if (inRegion[l]) outLabel[i] = l;
     }
+  }
+
+  if (background >= 0 && c.backgroundLabels === "unknown") {
+    const known = dilate(outLabel, w, h, KNOWN_RING);
+    for (let i = 0; i < w * h; i++) if (!known[i]) outLabel[i] = UNKNOWN_LABEL;
   }
 
   // 4. Global intensity change (own Rng stream: geometry does not depend on it).

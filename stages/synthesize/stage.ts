@@ -5,7 +5,7 @@
  * intensity change (transforms/synthesis.ts). Sample i is drawn from rng.fork(i), so shards produce the same
  * samples as a single process.
  */
-import { Effect, Schema } from "effect";
+import { Effect, Schema, Struct } from "effect";
 import { SynthesizeConfig } from "../../schemas/config.ts";
 import { SynthesizeOutput } from "../../schemas/outputs.ts";
 import { defineStage } from "../../pipeline/stage.ts";
@@ -25,18 +25,25 @@ export const synthesize = defineStage({
   needs: ["normalize"],
   shardable: true,
   // A 2.5D model's samples carry the exemplar's neighbouring slices too (absent: single slices).
-  select: (c) => ({
-    synthesize: c.synthesize,
-    seed: c.seed,
-    ...(c.train.model.context ? { context: c.train.model.context } : {}),
-  }),
+  // Fields added later key the stage only when set away from their default, so the samples
+  // (and every stage after) of configs that leave them alone keep their keys.
+  select: (c) => {
+    const { backgroundLabels, ...synthesize } = c.synthesize;
+    return {
+      synthesize,
+      seed: c.seed,
+      ...(c.train.model.context ? { context: c.train.model.context } : {}),
+      ...(backgroundLabels !== "background" ? { backgroundLabels } : {}),
+    };
+  },
   input: Schema.Struct({
-    synthesize: SynthesizeConfig,
+    synthesize: SynthesizeConfig.mapFields(Struct.omit(["backgroundLabels"])),
     seed: Schema.Int,
     context: Schema.optionalKey(Schema.Int),
+    backgroundLabels: Schema.optionalKey(SynthesizeConfig.fields.backgroundLabels),
   }),
   output: SynthesizeOutput,
-  run: (ctx, { synthesize: config, seed, context = 0 }) =>
+  run: (ctx, { synthesize: config, seed, context = 0, backgroundLabels = "background" }) =>
     Effect.gen(function* () {
       const mine = Array.from({ length: config.count }, (_, i) => i).filter((i) =>
         i % ctx.shard.count === ctx.shard.index
@@ -94,6 +101,7 @@ export const synthesize = defineStage({
           affine: { scale: config.scale, rotationDeg: config.rotateDegrees },
           elastic: { alpha: config.elastic.alpha, sigma: config.elastic.sigma },
           backgroundProbability: config.backgroundProbability,
+          backgroundLabels,
           pasteProbability: config.pasteProbability,
           pasteGroups: config.pasteGroups,
           pasteScale: config.scale,

@@ -279,3 +279,44 @@ Deno.test("synthesis for 2.5D: the neighbouring planes move and change with the 
     assert.ok(worst < 1e-4, `seed ${seed}: neighbour off by ${worst}`);
   }
 });
+
+Deno.test("synthesis: an unlabelled background's own pixels can be unknown, beyond a ring around the pastes", () => {
+  const exemplar = labelledPair(3, 96);
+  const backgrounds = plainBackgrounds(2, 96);
+  for (let seed = 0; seed < 8; seed++) {
+    const draw = (backgroundProbability: number, backgroundLabels: "background" | "unknown") =>
+      synthesizeSample(exemplar, backgrounds, new Rng(seed), {
+        ...geometryOnly,
+        backgroundProbability,
+        backgroundLabels,
+      });
+    const labelled = draw(1, "background"), unknown = draw(1, "unknown");
+    // Same draws, same image; only label-0 pixels farther than 3 px from a paste change, to 255.
+    assert.deepEqual(unknown.image.data, labelled.image.data);
+    assert.deepEqual(unknown.params, labelled.params);
+    const { width: w, height: h } = labelled.label;
+    const near = (x: number, y: number) => {
+      for (let dy = -3; dy <= 3; dy++) {
+        for (let dx = -3; dx <= 3; dx++) {
+          const xx = x + dx, yy = y + dy;
+          if (xx >= 0 && yy >= 0 && xx < w && yy < h && labelled.label.data[xx + w * yy]) {
+            return true;
+          }
+        }
+      }
+      return false;
+    };
+    let unknowns = 0;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = x + w * y, l = labelled.label.data[i];
+        const want = l === 0 && !near(x, y) ? 255 : l;
+        assert.equal(unknown.label.data[i], want, `seed ${seed} at ${x},${y}`);
+        if (want === 255) unknowns++;
+      }
+    }
+    assert.ok(unknowns > 0.3 * w * h, `seed ${seed}: only ${unknowns} unknown pixels`);
+    // On the exemplar's own background every label is known.
+    assert.deepEqual(draw(0, "unknown").label.data, draw(0, "background").label.data);
+  }
+});
