@@ -134,7 +134,7 @@ export interface SynthesizedSample {
 }
 
 /** Label of pixels whose class nobody knows: left out of the losses (as refine's pseudo-labels). */
-export const UNKNOWN_LABEL = 255;
+const UNKNOWN_LABEL = 255;
 
 /** Known background around the pastes on an unlabelled background: the seam's feather (σ 1 px). */
 const KNOWN_RING = 3;
