@@ -19,7 +19,7 @@ import { encodeArrays } from "../../io/array_container.ts";
 import { encodeJson } from "../../pipeline/digest.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { Predictor } from "../../engine/predict.ts";
-import { decodeModel, type Inference } from "../../deploy/weights.ts";
+import { decodeModel, type Inference, withMirror } from "../../deploy/weights.ts";
 import { predictorSpatial, predictVolume } from "../../deploy/predict_volume.ts";
 import { trainPair } from "../../training/train_pair.ts";
 import { relearn, relearnSoft } from "../../training/methods.ts";
@@ -67,7 +67,7 @@ function keptDice(cases: readonly (readonly [Uint8Array, Uint8Array])[], classes
 
 export const refine = defineStage({
   name: "refine",
-  version: 9,
+  version: 10,
   needs: ["normalize", "synthesize", "train"],
   // Not sharded: the second round trains on the pseudo-labels of the whole pool.
   shardable: false,
@@ -78,8 +78,9 @@ export const refine = defineStage({
     train: c.train,
     augment: c.augment,
     seed: c.seed,
-    // The gate scores both rounds as evaluate will (with or without the largest component).
+    // The gate scores both rounds as evaluate will (largest component, test-time mirroring).
     largestComponent: c.evaluate.largestComponent,
+    mirror: c.evaluate.mirror,
   }),
   input: Schema.Struct({
     refine: RefineConfig,
@@ -88,9 +89,10 @@ export const refine = defineStage({
     augment: AugmentConfig,
     seed: Schema.Int,
     largestComponent: Schema.Boolean,
+    mirror: Schema.Boolean,
   }),
   output: RefineOutput,
-  run: (ctx, { refine: config, classes, train, augment, seed, largestComponent }) =>
+  run: (ctx, { refine: config, classes, train, augment, seed, largestComponent, mirror }) =>
     Effect.gen(function* () {
       if (!config.enabled) return nothing(false);
       const norm = ctx.input("normalize");
@@ -173,12 +175,25 @@ export const refine = defineStage({
       // Are the pseudo-labels better than the models that made them? Measured on the validation
       // cases: Dice of the kept pseudo-labels against each model's Dice, both 3D over volumes.
       const validation = normalizedCases(norm).filter((c) => c.role === "validation");
-      const scored: { labels: Uint8Array; pseudo: Uint8Array; models: Uint8Array[] }[] = [];
+      const scored: {
+        labels: Uint8Array;
+        pseudo: Uint8Array;
+        models: Uint8Array[];
+        gated: Uint8Array[];
+      }[] = [];
       for (const info of validation) {
         const { c, labels, argmax } = yield* pseudoLabel(info);
         const plane = c.width * c.height, truth = new Uint8Array(info.slices * plane);
         for (let z = 0; z < info.slices; z++) truth.set(c.label(z)!, z * plane);
-        scored.push({ labels: truth, pseudo: labels, models: argmax });
+        // The first round as the gate (and evaluate) sees it: mirrored where evaluate mirrors.
+        const gate = withMirror(inference, mirror);
+        const gated = gate === inference
+          ? argmax
+          : yield* Effect.forEach(predictors, (p) =>
+            Effect.promise(() =>
+              predictVolume(p, gate, c.image, info.slices, c.width, c.height)
+            ));
+        scored.push({ labels: truth, pseudo: labels, models: argmax, gated });
       }
       yield* Effect.promise(() => Promise.all(predictors.map((p) => p.release())));
       const quality = scored.length
@@ -282,8 +297,9 @@ export const refine = defineStage({
         extra,
       });
       // ... and is the second round better than the first? Both are scored on the validation
-      // cases as evaluate scores them (largest component per class when evaluate keeps it); a
-      // gate on training's own validation Dice (no post-processing) once kept a worse round.
+      // cases as evaluate scores them (largest component per class and test-time mirroring when
+      // evaluate uses them); a gate on training's own validation Dice (no post-processing) once
+      // kept a worse round.
       const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       const score = (volumes: readonly Uint8Array[]) =>
         meanDice(
@@ -296,7 +312,7 @@ export const refine = defineStage({
           classes,
         );
       const before = scored.length
-        ? predictors.map((_, k) => score(scored.map((s) => s.models[k])))
+        ? predictors.map((_, k) => score(scored.map((s) => s.gated[k])))
         : [];
       const second: { predictor: Predictor; inference: Inference }[] = [];
       for (const name of scored.length ? out.models : []) {
@@ -308,7 +324,14 @@ export const refine = defineStage({
         for (const [k, m] of second.entries()) {
           preds[k].push(
             yield* Effect.promise(() =>
-              predictVolume(m.predictor, m.inference, c.image, info.slices, c.width, c.height)
+              predictVolume(
+                m.predictor,
+                withMirror(m.inference, mirror),
+                c.image,
+                info.slices,
+                c.width,
+                c.height,
+              )
             ),
           );
         }
