@@ -175,6 +175,8 @@ export const refine = defineStage({
       // Are the pseudo-labels better than the models that made them? Measured on the validation
       // cases: Dice of the kept pseudo-labels against each model's Dice, both 3D over volumes.
       const validation = normalizedCases(norm).filter((c) => c.role === "validation");
+      // The first round as the gate (and evaluate) sees it: mirrored where evaluate mirrors.
+      const gate = withMirror(inference, mirror);
       const scored: {
         labels: Uint8Array;
         pseudo: Uint8Array;
@@ -185,8 +187,6 @@ export const refine = defineStage({
         const { c, labels, argmax } = yield* pseudoLabel(info);
         const plane = c.width * c.height, truth = new Uint8Array(info.slices * plane);
         for (let z = 0; z < info.slices; z++) truth.set(c.label(z)!, z * plane);
-        // The first round as the gate (and evaluate) sees it: mirrored where evaluate mirrors.
-        const gate = withMirror(inference, mirror);
         const gated = gate === inference
           ? argmax
           : yield* Effect.forEach(predictors, (p) =>

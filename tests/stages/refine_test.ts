@@ -58,7 +58,7 @@ async function secondRound(
   stages: readonly AnyStage[] = stagesThrough("refine"),
 ) {
   const store = makeMemoryStore();
-  const { exit } = await runTiny([
+  const { env, exit } = await runTiny([
     "train.method=supervised",
     "train.steps=40",
     "refine.enabled=true",
@@ -67,6 +67,7 @@ async function secondRound(
     ...sets,
   ], { stages, runId: "s", store });
   assert(Exit.isSuccess(exit), String(exit));
+  const summary = (await Effect.runPromise(resolveStage(env, "refine")))!.summaries[0];
   const file = async (stage: string, name: string) => {
     const keys = await Effect.runPromise(store.list(`runs/s/stages/${stage}/`));
     return (await Effect.runPromise(
@@ -74,7 +75,7 @@ async function secondRound(
     ))!;
   };
   const curves = JSON.parse(new TextDecoder().decode(await file("refine", "curves.json")));
-  return { file, model: await file("refine", "model-a.safetensors"), curves };
+  return { file, model: await file("refine", "model-a.safetensors"), curves, summary };
 }
 
 Deno.test("refine's second round fine-tunes the pair on pseudo-labels, then evaluate and export run on it", async () => {
@@ -208,20 +209,9 @@ Deno.test("refine records the models downstream uses as an artifact, so evaluate
 });
 
 Deno.test("refine's gate scores both rounds as evaluate does: mirrored where evaluate.mirror is on", async () => {
-  const store = makeMemoryStore();
   const run = async (mirror: boolean) => {
-    const { env, exit } = await runTiny([
-      "train.method=supervised",
-      "train.steps=40",
-      "refine.enabled=true",
-      "refine.secondRoundSteps=12",
-      "refine.onlyIfBetter=false",
-      `evaluate.mirror=${mirror}`,
-    ], { stages: stagesThrough("refine"), runId: mirror ? "m" : "p", store });
-    assert(Exit.isSuccess(exit), String(exit));
-    const up = (await Effect.runPromise(resolveStage(env, "refine")))!;
-    const model = await Effect.runPromise(up.read("model-a.safetensors"));
-    return { out: up.summaries[0], model: sha256(model) };
+    const { model, summary } = await secondRound([`evaluate.mirror=${mirror}`]);
+    return { out: summary, model: sha256(model) };
   };
   const [plain, mirrored] = [await run(false), await run(true)];
   // Mirroring changes how the gate scores, not what the second round learns from.
