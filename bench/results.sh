@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Results of real-data runs: methods x seeds of one config, each a full pipeline run, appended as
 # one JSON line per run (per-case Dice/HD95 per class of models a and b, wall time, peak RSS,
-# the command) to bench/results/<config name>.jsonl; `python3 bench/results_table.py FILE`
+# the command, the run's id and, where refine ran a second round, its gate's scores) to bench/results/<config name>.jsonl; `python3 bench/results_table.py FILE`
 # prints the tables (validation and test side by side, mean ± std over seeds).
 #   bash bench/results.sh fixtures/configs/acdc-exemplar.json ../shared/data/acdc "supervised cmems" "1 2 3" [--set ...]
 # Supervised is a row of its own, so no run trains the baseline pair beside its method.
@@ -23,9 +23,10 @@ for method in $methods; do
     }
     run=$(grep -o 'run [^ :]*: done' "$log" | cut -d' ' -f2 | tr -d ':')
     metrics=$(ls -t "$store"/runs/"$run"/stages/evaluate/*/attempt-*/metrics.json | head -1)
-    python3 - "$metrics" "$config" "$log" "$method" "$seed" "$tag" "${args[*]}" >>"$out" <<'PY'
+    refine=$(ls -t "$store"/runs/"$run"/stages/refine/*/_SUCCESS.json 2>/dev/null | head -1)
+    python3 - "$metrics" "$config" "$log" "$method" "$seed" "$tag" "${args[*]}" "$run" "$refine" >>"$out" <<'PY'
 import json, re, sys
-metrics, config, log, method, seed, tag, command = sys.argv[1:]
+metrics, config, log, method, seed, tag, command, run, refine = sys.argv[1:]
 roles = json.load(open(config))["data"]["roles"]
 m = json.load(open(metrics))
 text = open(log).read()
@@ -37,9 +38,13 @@ cases = {name: [{"case": r["caseId"], "split": split[r["caseId"]],
                  "hd95": {c: v["hd95"] for c, v in r["metrics"]["classes"].items()},
                  "empty": r["metrics"].get("empty", {})}
                 for r in m["cases"][name]] for name in ("a", "b", "pair") if name in m["cases"]}
+# The gate's scores (validation Dice of each round, as evaluate scores them) are only in refine's
+# summary: a second round it rejected leaves the evaluated models, and so the cases, unchanged.
+second = json.load(open(refine))["summary"].get("secondRound") if refine else None
 print(json.dumps({"config": config, "tag": tag, "method": method, "seed": int(seed),
                   "classes": m["classes"], "wall": wall, "rss_mib": round(rss),
-                  "command": "deno task pipeline " + command, "cases": cases}), flush=True)
+                  "command": "deno task pipeline " + command, "run": run,
+                  **({"refine": second} if second else {}), "cases": cases}), flush=True)
 PY
     tail -1 "$out" | python3 -c "
 import json,sys; r=json.loads(sys.stdin.read())
