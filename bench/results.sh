@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Results of real-data runs: methods x seeds of one config, each a full pipeline run, appended as
 # one JSON line per run (per-case Dice/HD95 per class of models a and b, wall time, peak RSS,
-# the command, the run's id and, where refine ran a second round, its gate's scores) to bench/results/<config name>.jsonl; `python3 bench/results_table.py FILE`
-# prints the tables (validation and test side by side, mean ± std over seeds).
+# the command, the run's id and, where refine ran a second round, its gate's scores) to
+# bench/results/<config name>.jsonl; `python3 bench/results_table.py FILE` prints the tables
+# (validation and test side by side, mean ± std over seeds).
 #   bash bench/results.sh fixtures/configs/acdc-exemplar.json ../shared/data/acdc "supervised cmems" "1 2 3" [--set ...]
 # Supervised is a row of its own, so no run trains the baseline pair beside its method.
 set -euo pipefail
@@ -23,6 +24,7 @@ for method in $methods; do
     }
     run=$(grep -o 'run [^ :]*: done' "$log" | cut -d' ' -f2 | tr -d ':')
     metrics=$(ls -t "$store"/runs/"$run"/stages/evaluate/*/attempt-*/metrics.json | head -1)
+    # The newest: a run id (the config's digest) keeps one refine result per stage version.
     refine=$(ls -t "$store"/runs/"$run"/stages/refine/*/_SUCCESS.json 2>/dev/null | head -1)
     python3 - "$metrics" "$config" "$log" "$method" "$seed" "$tag" "${args[*]}" "$run" "$refine" >>"$out" <<'PY'
 import json, re, sys
@@ -38,8 +40,8 @@ cases = {name: [{"case": r["caseId"], "split": split[r["caseId"]],
                  "hd95": {c: v["hd95"] for c, v in r["metrics"]["classes"].items()},
                  "empty": r["metrics"].get("empty", {})}
                 for r in m["cases"][name]] for name in ("a", "b", "pair") if name in m["cases"]}
-# The gate's scores (validation Dice of each round, as evaluate scores them) are only in refine's
-# summary: a second round it rejected leaves the evaluated models, and so the cases, unchanged.
+# The gate's scores (validation Dice of each round, post-processed as evaluate does, on the
+# training grid) are only in refine's summary: a second round it rejected leaves the evaluated models, and so the cases, unchanged.
 second = json.load(open(refine))["summary"].get("secondRound") if refine else None
 print(json.dumps({"config": config, "tag": tag, "method": method, "seed": int(seed),
                   "classes": m["classes"], "wall": wall, "rss_mib": round(rss),
