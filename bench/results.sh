@@ -41,7 +41,8 @@ cases = {name: [{"case": r["caseId"], "split": split[r["caseId"]],
                  "empty": r["metrics"].get("empty", {})}
                 for r in m["cases"][name]] for name in ("a", "b", "pair") if name in m["cases"]}
 # The gate's scores (validation Dice of each round, post-processed as evaluate does, on the
-# training grid) are only in refine's summary: a second round it rejected leaves the evaluated models, and so the cases, unchanged.
+# training grid) are only in refine's summary: a second round it rejected leaves the evaluated
+# models, and so the cases, unchanged.
 second = json.load(open(refine))["summary"].get("secondRound") if refine else None
 print(json.dumps({"config": config, "tag": tag, "method": method, "seed": int(seed),
                   "classes": m["classes"], "wall": wall, "rss_mib": round(rss),
