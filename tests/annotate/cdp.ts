@@ -2,7 +2,7 @@
  * Debian's headless Chromium driven over the DevTools protocol (a WebSocket, no npm package):
  * pages, script evaluation, mouse and key input, screenshots. For the annotate page's tests.
  */
-const CHROMIUM = "/usr/bin/chromium";
+import { chromium } from "../chromium.ts";
 
 type Json = Record<string, unknown>;
 
@@ -30,21 +30,7 @@ export class Browser {
   /** Starts Chromium (headless, fresh profile, no network services) and connects to it. */
   static async launch(): Promise<Browser> {
     const dir = await Deno.makeTempDir({ prefix: "duet-chromium-" });
-    const child = new Deno.Command(CHROMIUM, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        `--user-data-dir=${dir}/profile`,
-        "--remote-debugging-port=0",
-        "about:blank",
-      ],
+    const child = chromium(`${dir}/profile`, ["--remote-debugging-port=0", "about:blank"], {
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -3,17 +3,7 @@
  * colours, for the render tests (DUET_REPORT_SCREENSHOT=path keeps a copy to look at).
  */
 import { decode } from "fast-png";
-
-const CHROMIUM = "/usr/bin/chromium";
-
-export const hasChromium = (): boolean => {
-  try {
-    Deno.statSync(CHROMIUM);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { chromium } from "../chromium.ts";
 
 export interface Screenshot {
   readonly width: number;
@@ -34,22 +24,11 @@ export async function screenshot(html: string, timeoutMs: number): Promise<Scree
     const page = `${dir}/report.html`, shot = `${dir}/shot.png`;
     await Deno.writeTextFile(page, html);
     const t = performance.now();
-    const out = await new Deno.Command(CHROMIUM, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        `--user-data-dir=${dir}/profile`,
-        `--screenshot=${shot}`,
-        "--window-size=1200,3200",
-        `file://${page}`,
-      ],
+    const out = await chromium(`${dir}/profile`, [
+      `--screenshot=${shot}`,
+      "--window-size=1200,3200",
+      `file://${page}`,
+    ], {
       stdout: "piped",
       stderr: "piped",
       signal: AbortSignal.timeout(timeoutMs),

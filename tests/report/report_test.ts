@@ -3,7 +3,7 @@ import { renderReport } from "../../report/html.ts";
 import { OVERLAY_COLORS } from "../../report/overlay.ts";
 import { SERIES_COLORS } from "../../report/chart.ts";
 import { syntheticReport } from "./fixture.ts";
-import { firstSeriesRgb, hasChromium, screenshot } from "./chromium.ts";
+import { firstSeriesRgb, screenshot } from "./chromium.ts";
 
 Deno.test("renderReport: self-contained HTML with summary, table, curves and three overlays", () => {
   const data = syntheticReport();
@@ -40,7 +40,6 @@ Deno.test("renderReport: self-contained HTML with summary, table, curves and thr
 Deno.test({
   name:
     "the report renders in headless Chromium (screenshot is not blank, overlays and curves drawn)",
-  ignore: !hasChromium(),
   fn: async () => {
     const shot = await screenshot(renderReport(syntheticReport()), 60_000);
     console.log(`chromium screenshot: ${shot.ms.toFixed(0)} ms`);

@@ -30,7 +30,7 @@ import { python, tempDir } from "../io/python.ts";
 import { cli } from "../cli.ts";
 import { runTiny } from "./tiny_run.ts";
 import { chooseOnValidation } from "../../stages/export/stage.ts";
-import { firstSeriesRgb, hasChromium, screenshot } from "../report/chromium.ts";
+import { firstSeriesRgb, screenshot } from "../report/chromium.ts";
 
 async function tinyRun() {
   const { env, exit } = await runTiny([
@@ -163,7 +163,6 @@ Deno.test("evaluate stage: self-contained report.html that renders in headless C
     } Dice points`;
     assert(html.includes(row), `${split}: ${gain}`);
   }
-  if (!hasChromium()) return;
   const shot = await screenshot(html, 90_000);
   assert(shot.colours > 200, `only ${shot.colours} colours: blank page?`);
   assert(shot.seen(OVERLAY_COLORS.label) > 100, "ground-truth contours not drawn");
