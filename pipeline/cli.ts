@@ -48,18 +48,21 @@ const storeFromUri = (uri: string) =>
       new ConfigError({ problems: [`--store: ${(e as { message?: string }).message ?? e}`] }),
   });
 
+/** The `--store` flag's store (default `.duet`). */
+const openStoreFlag = (store: Option.Option<string>) =>
+  storeFromUri(Option.getOrElse(store, () => ".duet"));
+
 const makeEnv = (opts: {
-  store: Option.Option<string>;
+  store: RunEnv["store"];
   runId: string;
   config: Config;
   logFormat: LogFormat;
   device: Device;
 }) =>
   Effect.gen(function* () {
-    const store = yield* storeFromUri(Option.getOrElse(opts.store, () => ".duet"));
     const stages = yield* Effect.service(StageRegistry);
     return {
-      store,
+      store: opts.store,
       runId: opts.runId,
       config: opts.config,
       reporter: makeReporter(opts.logFormat),
@@ -68,6 +71,19 @@ const makeEnv = (opts: {
       stages,
       cache: new Map(),
     } satisfies RunEnv;
+  });
+
+/** The env of a run already in the store, with the config its manifest recorded. */
+const storedRunEnv = (opts: {
+  store: Option.Option<string>;
+  runId: string;
+  logFormat: LogFormat;
+  device: Device;
+}) =>
+  Effect.gen(function* () {
+    const store = yield* openStoreFlag(opts.store);
+    const manifest = yield* readManifest(store, opts.runId);
+    return yield* makeEnv({ ...opts, store, config: manifest.config });
   });
 
 const threads = () => navigator.hardwareConcurrency;
@@ -106,7 +122,8 @@ const run = Command.make("run", {
     if (Option.isSome(flags.data)) sets.unshift(`data.root=${flags.data.value}`);
     const config = yield* loadConfig(Option.getOrUndefined(flags.config), sets);
     const runId = Option.getOrElse(flags.runId, () => defaultRunId(config));
-    const env = yield* makeEnv({ ...flags, runId, config });
+    const store = yield* openStoreFlag(flags.store);
+    const env = yield* makeEnv({ ...flags, store, runId, config });
     yield* ensureManifest(env.store, runId, config, threads());
     yield* finish(env, Option.getOrUndefined(flags.from));
   })).pipe(Command.withDescription("run the pipeline (embedded phantom default without --config)"));
@@ -118,10 +135,7 @@ const resume = Command.make("resume", {
   logFormat: logFormatFlag,
 }, (flags) =>
   Effect.gen(function* () {
-    const store = yield* storeFromUri(Option.getOrElse(flags.store, () => ".duet"));
-    const manifest = yield* readManifest(store, flags.runId);
-    const env = yield* makeEnv({ ...flags, config: manifest.config });
-    yield* finish(env);
+    yield* finish(yield* storedRunEnv(flags));
   })).pipe(Command.withDescription("continue a run from where it stopped"));
 
 const status = Command.make("status", {
@@ -133,19 +147,14 @@ const status = Command.make("status", {
   ),
 }, (flags) =>
   Effect.gen(function* () {
-    const store = yield* storeFromUri(Option.getOrElse(flags.store, () => ".duet"));
-    const manifest = yield* readManifest(store, flags.runId);
-    const env = yield* makeEnv({
-      ...flags,
-      config: manifest.config,
-      logFormat: "plain",
-      device: "cpu",
-    });
+    const env = yield* storedRunEnv({ ...flags, logFormat: "plain", device: "cpu" });
     const rows = yield* runStatus(env);
     if (flags.json) {
-      console.log(JSON.stringify({ runId: flags.runId, store: store.uri, stages: rows }, null, 2));
+      console.log(
+        JSON.stringify({ runId: flags.runId, store: env.store.uri, stages: rows }, null, 2),
+      );
     } else {
-      console.log(`run ${flags.runId} in ${store.uri}`);
+      console.log(`run ${flags.runId} in ${env.store.uri}`);
       for (const r of rows) {
         console.log(
           `${r.stage.padEnd(10)} ${r.state.padEnd(9)} key ${
@@ -175,9 +184,7 @@ const stage = Command.make("stage", {
   logFormat: logFormatFlag,
 }, (flags) =>
   Effect.gen(function* () {
-    const store = yield* storeFromUri(Option.getOrElse(flags.store, () => ".duet"));
-    const manifest = yield* readManifest(store, flags.runId);
-    const env = yield* makeEnv({ ...flags, config: manifest.config });
+    const env = yield* storedRunEnv(flags);
     const stageDef = yield* Effect.try({
       try: () => stageByName(env, flags.name),
       catch: (e) => e as ConfigError,
