@@ -28,6 +28,9 @@ import { encodeDicomSlice } from "../io/dicom_writer.ts";
 import { python, tempDir } from "../io/python.ts";
 
 const predictCli = (args: string[]) => cli(["predict", ...args]);
+/** `predict --model model --input inputs... --out out` with any `flags` after. */
+const predictWith = (model: string, inputs: string[], out: string, ...flags: string[]) =>
+  predictCli(["--model", model, "--input", ...inputs, "--out", out, ...flags]);
 
 // Non-square slices (W 32, H 24) so a W/H mix-up cannot pass; a body crop exercises un-cropping.
 const RECIPE: NormalizeRecipe = {
@@ -87,14 +90,7 @@ function bodyVolume(nz: number, rng: Rng): Volume {
 /** `predict` with dir/model.onnx on `image` written as dir/scan.nii.gz; the mask it writes. */
 async function segmentScan(dir: string, image: Volume) {
   await Deno.writeFile(`${dir}/scan.nii.gz`, encodeNifti(image));
-  const r = await predictCli([
-    "--model",
-    `${dir}/model.onnx`,
-    "--input",
-    `${dir}/scan.nii.gz`,
-    "--out",
-    `${dir}/out`,
-  ]);
+  const r = await predictWith(`${dir}/model.onnx`, [`${dir}/scan.nii.gz`], `${dir}/out`);
   assertEquals(r.code, 0, r.stderr);
   return readNifti(`${dir}/out/scan.nii.gz`);
 }
@@ -255,14 +251,7 @@ nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/
     await Deno.writeFile(`${dir}/broken.nii.gz`, raw.subarray(0, raw.length >> 1));
     const oneLine = (s: string) => s.trim().split("\n").length === 1;
 
-    let r = await predictCli([
-      "--model",
-      `${dir}/plain.onnx`,
-      "--input",
-      `${dir}/ok.nii.gz`,
-      "--out",
-      `${dir}/o1`,
-    ]);
+    let r = await predictWith(`${dir}/plain.onnx`, [`${dir}/ok.nii.gz`], `${dir}/o1`);
     assertEquals(r.code, 65, r.stderr);
     assert(
       r.stderr.includes("plain.onnx") && r.stderr.includes("not a Duet segmentation export"),
@@ -271,65 +260,35 @@ nib.save(nib.Nifti1Image(np.ones((20, 16, 3, 2), np.float32), np.eye(4)), d + "/
     assert(oneLine(r.stderr), r.stderr);
 
     // The good input is written completely; the broken one is reported (exit 65); no partial file.
-    r = await predictCli([
-      "--model",
+    r = await predictWith(
       `${dir}/model.onnx`,
-      "--input",
-      `${dir}/ok.nii.gz`,
-      `${dir}/broken.nii.gz`,
-      "--out",
+      [`${dir}/ok.nii.gz`, `${dir}/broken.nii.gz`],
       `${dir}/o2`,
-    ]);
+    );
     assertEquals(r.code, 65, r.stderr);
     assert(r.stderr.includes("broken.nii.gz"), r.stderr);
     assertEquals(listOut(`${dir}/o2`), ["ok.nii.gz"]);
 
-    r = await predictCli([
-      "--model",
-      `${dir}/model.onnx`,
-      "--input",
-      `${dir}/4d.nii.gz`,
-      "--out",
-      `${dir}/o3`,
-    ]);
+    r = await predictWith(`${dir}/model.onnx`, [`${dir}/4d.nii.gz`], `${dir}/o3`);
     assertEquals(r.code, 65, r.stderr);
     assert(r.stderr.includes("4d.nii.gz") && /4D|volume/i.test(r.stderr), r.stderr);
     assertEquals(listOut(`${dir}/o3`), []);
 
     // Missing inputs and unknown types fail before any work.
-    r = await predictCli([
-      "--model",
-      `${dir}/model.onnx`,
-      "--input",
-      `${dir}/ok.nii.gz`,
-      `${dir}/nope.h5`,
-      "--out",
-      `${dir}/o4`,
-    ]);
+    r = await predictWith(`${dir}/model.onnx`, [`${dir}/ok.nii.gz`, `${dir}/nope.h5`], `${dir}/o4`);
     assertEquals(r.code, 65, r.stderr);
     assert(r.stderr.includes("nope.h5: file not found"), r.stderr);
-    r = await predictCli([
-      "--model",
-      `${dir}/model.onnx`,
-      "--input",
-      `${dir}/model.onnx`,
-      "--out",
-      `${dir}/o4`,
-    ]);
+    r = await predictWith(`${dir}/model.onnx`, [`${dir}/model.onnx`], `${dir}/o4`);
     assertEquals(r.code, 65, r.stderr);
     assert(r.stderr.includes("unknown image type"), r.stderr);
     // Two inputs that would write the same mask: usage error.
     await Deno.mkdir(`${dir}/b`);
     await Deno.copyFile(`${dir}/ok.nii.gz`, `${dir}/b/ok.nii.gz`);
-    r = await predictCli([
-      "--model",
+    r = await predictWith(
       `${dir}/model.onnx`,
-      "--input",
-      `${dir}/ok.nii.gz`,
-      `${dir}/b/ok.nii.gz`,
-      "--out",
+      [`${dir}/ok.nii.gz`, `${dir}/b/ok.nii.gz`],
       `${dir}/o4`,
-    ]);
+    );
     assertEquals(r.code, 64, r.stderr);
     assert(r.stderr.includes('same ID "ok"'), r.stderr);
   } finally {
@@ -376,28 +335,22 @@ with h5py.File(d + "/scan_zyx.h5", "w") as f:
     assertEquals(mismatches(new Uint8Array(fromH5.data), new Uint8Array(fromNifti.data)), 0);
     assert(new Set(fromH5.data).size > 1, "the model should predict more than one class");
     // The flags win over the metadata: read as (X, Y, Z), the file is a 5 x 30 x 40 volume.
-    const flagged = await predictCli([
-      "--model",
+    const flagged = await predictWith(
       `${dir}/model.onnx`,
-      "--input",
-      `${dir}/scan_zyx.h5`,
+      [`${dir}/scan_zyx.h5`],
+      `${dir}/out-xyz`,
       "--h5-axes",
       "xyz",
-      "--out",
-      `${dir}/out-xyz`,
-    ]);
+    );
     assertEquals(flagged.code, 0, flagged.stderr);
     assertEquals(readNifti(`${dir}/out-xyz/scan_zyx.nii.gz`).shape, [5, 30, 40]);
-    const unnamed = await predictCli([
-      "--model",
+    const unnamed = await predictWith(
       `${dir}/model.onnx`,
-      "--input",
-      `${dir}/scan_zyx.h5`,
+      [`${dir}/scan_zyx.h5`],
+      `${dir}/out-image`,
       "--h5-image",
       "image",
-      "--out",
-      `${dir}/out-image`,
-    ]);
+    );
     assertEquals(unnamed.code, 65, unnamed.stderr);
     assert(unnamed.stderr.includes('no dataset "image" (the file has: img)'), unnamed.stderr);
   } finally {
@@ -451,14 +404,7 @@ Deno.test("predict: a 3D V-Net slides its windows over a NIfTI volume, equal to 
       `${dir}/one.nii.gz`,
       encodeNifti({ ...image, data: image.data.slice(0, nx * ny), shape: [nx, ny, 1] }),
     );
-    const one = await predictCli([
-      "--model",
-      `${dir}/model.onnx`,
-      "--input",
-      `${dir}/one.nii.gz`,
-      "--out",
-      `${dir}/out1`,
-    ]);
+    const one = await predictWith(`${dir}/model.onnx`, [`${dir}/one.nii.gz`], `${dir}/out1`);
     assertEquals(one.code, 65, one.stderr);
     assert(one.stderr.includes("a 3D model segments volumes"), one.stderr);
     assert(!listOut(dir).includes("out1") || listOut(`${dir}/out1`).length === 0);
@@ -539,14 +485,7 @@ Deno.test("predict: a 2.5D model takes each slice with its neighbours, equal to 
       `${dir}/wrong.onnx`,
       exportSegmentation(net, { ...info, normalize: RECIPE, configDigest: "test" }),
     );
-    const bad = await predictCli([
-      "--model",
-      `${dir}/wrong.onnx`,
-      "--input",
-      `${dir}/scan.nii.gz`,
-      "--out",
-      `${dir}/out2`,
-    ]);
+    const bad = await predictWith(`${dir}/wrong.onnx`, [`${dir}/scan.nii.gz`], `${dir}/out2`);
     assertEquals(bad.code, 65, bad.stderr);
     assert(bad.stderr.includes("does not match its metadata"), bad.stderr);
     assert(!listOut(dir).includes("out2") || listOut(`${dir}/out2`).length === 0);
