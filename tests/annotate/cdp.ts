@@ -30,38 +30,47 @@ export class Browser {
   /** Starts Chromium (headless, fresh profile, no network services) and connects to it. */
   static async launch(): Promise<Browser> {
     const dir = await Deno.makeTempDir({ prefix: "duet-chromium-" });
-    const child = chromium(`${dir}/profile`, ["--remote-debugging-port=0", "about:blank"], {
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    // Chromium prints its DevTools endpoint on stderr.
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    const deadline = Date.now() + 20_000;
-    let endpoint: string | undefined;
-    while (!endpoint) {
-      const { value, done } = await reader.read();
-      if (done || Date.now() > deadline) {
-        child.kill("SIGKILL");
-        await child.status;
-        throw new Error(`Chromium did not start: ${text}`);
+    // A Chromium that is missing or does not start leaves no process or profile folder behind.
+    let child: Deno.ChildProcess | undefined;
+    try {
+      child = chromium(`${dir}/profile`, ["--remote-debugging-port=0", "about:blank"], {
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      // Chromium prints its DevTools endpoint on stderr.
+      const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      const deadline = Date.now() + 20_000;
+      let endpoint: string | undefined;
+      while (!endpoint) {
+        const { value, done } = await reader.read();
+        if (done || Date.now() > deadline) throw new Error(`Chromium did not start: ${text}`);
+        text += value;
+        endpoint = text.match(/DevTools listening on (ws:\/\/\S+)/)?.[1];
       }
-      text += value;
-      endpoint = text.match(/DevTools listening on (ws:\/\/\S+)/)?.[1];
+      // Keep draining stderr so Chromium never blocks on a full pipe.
+      (async () => {
+        try {
+          while (!(await reader.read()).done) { /* discard */ }
+        } catch { /* closed */ }
+      })();
+      const ws = new WebSocket(endpoint);
+      await new Promise((ok, fail) => {
+        ws.onopen = ok;
+        ws.onerror = () => fail(new Error(`cannot connect to ${endpoint}`));
+      });
+      return new Browser(child, ws, dir);
+    } catch (e) {
+      if (child) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already exited */ }
+        await child.status;
+      }
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw e;
     }
-    // Keep draining stderr so Chromium never blocks on a full pipe.
-    (async () => {
-      try {
-        while (!(await reader.read()).done) { /* discard */ }
-      } catch { /* closed */ }
-    })();
-    const ws = new WebSocket(endpoint);
-    await new Promise((ok, fail) => {
-      ws.onopen = ok;
-      ws.onerror = () => fail(new Error(`cannot connect to ${endpoint}`));
-    });
-    return new Browser(child, ws, dir);
   }
 
   send(method: string, params: Json = {}, sessionId?: string): Promise<Json> {
