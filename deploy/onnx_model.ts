@@ -21,6 +21,9 @@
  *                       a 3D model whose input is [batch, 1, z, y, x] windows slid over the
  *                       normalized volume of input_size slices, Gaussian-weighted
  *                       (deploy/sliding_window.ts); absent means slices
+ *   duet.postprocess    JSON {largestComponent: true}: each class reduced to its largest 3D
+ *                       connected component on the image's grid, as evaluate scored the model;
+ *                       absent means the argmax as it comes
  *   duet.model          network config (written by engine exportOnnx)
  *   duet.graph_sha256   sha256 of the graph (deploy/integrity.ts), checked on reading
  *
@@ -43,6 +46,10 @@ export interface Hdf5Layout {
   readonly axes: "xyz" | "zyx";
   readonly image: string;
 }
+/** Post-processing of a predicted mask, as evaluate applied it when it scored the model. */
+export interface Postprocess {
+  readonly largestComponent: boolean;
+}
 /** The opset the engine's ONNX writer emits. */
 export const EXPORT_OPSET = 17;
 
@@ -63,6 +70,8 @@ export interface SegmentationInfo {
   readonly hdf5?: Hdf5Layout;
   /** How the network covers a volume (default: slice by slice). */
   readonly inference?: Inference;
+  /** What is done to the argmax labels on the image's grid (default: nothing). */
+  readonly postprocess?: Postprocess;
   /** More metadata properties (keys should start with "duet."). */
   readonly extra?: Readonly<Record<string, string>>;
 }
@@ -105,6 +114,7 @@ export function exportSegmentation(
       "duet.outputs": JSON.stringify(outputs),
       "duet.inference": JSON.stringify(inference),
       ...(info.hdf5 ? { "duet.hdf5": JSON.stringify(info.hdf5) } : {}),
+      ...(info.postprocess ? { "duet.postprocess": JSON.stringify(info.postprocess) } : {}),
     },
   }));
 }
@@ -123,6 +133,8 @@ export interface DuetModel {
   readonly hdf5?: Hdf5Layout;
   /** Slice by slice, or 3D windows (duet.inference). */
   readonly inference: Inference;
+  /** duet.postprocess; models exported before it have none. */
+  readonly postprocess: Postprocess;
   /** Network config (duet.model), e.g. {kind: "unet2d", numClasses, ...}. */
   readonly network: Record<string, unknown>;
   readonly opset: number;
@@ -223,6 +235,17 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
   ) {
     throw new DataError(path, "duet.inference is not slices or windows", REEXPORT);
   }
+  const postprocess =
+    (m["duet.postprocess"] === undefined
+      ? { largestComponent: false }
+      : parseJson(path, "duet.postprocess", m["duet.postprocess"])) as Postprocess;
+  if (typeof postprocess?.largestComponent !== "boolean") {
+    throw new DataError(
+      path,
+      'duet.postprocess must be {"largestComponent": true|false}',
+      REEXPORT,
+    );
+  }
   const image = header.inputs.find((i) => i.name === "image");
   const [w, h] = size as number[];
   const spatial = predictorSpatial(inference, w, h);
@@ -251,6 +274,7 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
     outputs,
     ...(hdf5 ? { hdf5 } : {}),
     inference,
+    postprocess,
     network,
     opset: header.opsets[""] ?? 0,
     header,

@@ -1,8 +1,10 @@
 /**
  * Segmenting a new image with an exported Duet model, in onnxruntime: the recipe recorded in
  * the model (duet.normalize) is fitted to the image, every z-slice goes through the network in
- * batches (a 3D model: windows over the stacked slices), the argmax labels are mapped back onto the image's own grid (restoreToOriginal), so
- * the mask has the input's shape, spacing and affine. Used by `predict` and the export stage.
+ * batches (a 3D model: windows over the stacked slices), the argmax labels are mapped back onto
+ * the image's own grid (restoreToOriginal), so the mask has the input's shape, spacing and
+ * affine, and post-processed as recorded (duet.postprocess: the largest component per class, as
+ * evaluate scored it). Used by `predict` and the export stage.
  */
 import type { Device } from "../engine/session.ts";
 import { ort, Session } from "../engine/session.ts";
@@ -14,6 +16,7 @@ import { argmaxClasses, sliceInputs, slicePredictions } from "./slices.ts";
 import { inputChannels } from "./weights.ts";
 import { type Dims3, predictWindows } from "./sliding_window.ts";
 import { predictorSpatial } from "./predict_volume.ts";
+import { keepLargestComponent } from "../metrics/components.ts";
 
 /**
  * The recipe as it applies to an image without a label: a foreground crop (it needs a label)
@@ -144,7 +147,11 @@ export class Segmenter {
         }
       }
     }
-    return { label: restoreToOriginal(transform, predicted), slices: slices.length, inferenceMs };
+    const label = restoreToOriginal(transform, predicted);
+    if (this.model.postprocess.largestComponent) {
+      label.data.set(keepLargestComponent(label.data, label.shape));
+    }
+    return { label, slices: slices.length, inferenceMs };
   }
 
   release(): Promise<void> {

@@ -163,6 +163,12 @@ export async function predictFiles(req: PredictRequest): Promise<PredictSummary>
   }
   const h5: Hdf5Layout = { axes: "xyz", image: "image", ...model.hdf5, ...req.hdf5 };
   const readOptions = { classes: [0], hdf5: { axisOrder: h5.axes, imageKey: h5.image } };
+  const inference = model.inference;
+  log(
+    `${req.model}: ${inference.kind === "windows" ? "3D windows" : "slice by slice"}${
+      inference.kind === "slices" && inference.mirror ? ", mirrored" : ""
+    }${model.postprocess.largestComponent ? ", largest component per class" : ""}`,
+  );
   const written: string[] = [];
   const failed: DataError[] = [];
   let inferenceMs = 0, slices = 0;

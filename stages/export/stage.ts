@@ -60,6 +60,8 @@ export const exportModel = defineStage({
     checkpoint: c.evaluate.checkpoint,
     // Test-time mirroring, as evaluate measured it, goes into the model (absent: off).
     ...(c.evaluate.mirror ? { mirror: true } : {}),
+    // So is its largest-component post-processing: predict's masks are the ones evaluate scored.
+    ...(c.evaluate.largestComponent ? { largestComponent: true } : {}),
     normalize: c.normalize,
   }),
   input: Schema.Struct({
@@ -68,10 +70,14 @@ export const exportModel = defineStage({
     hdf5: Hdf5Config,
     checkpoint: EvaluateConfig.fields.checkpoint,
     mirror: Schema.optionalKey(Schema.Boolean),
+    largestComponent: Schema.optionalKey(Schema.Boolean),
     normalize: NormalizeConfig,
   }),
   output: ExportOutput,
-  run: (ctx, { export: config, classes, hdf5, checkpoint, mirror = false, normalize }) =>
+  run: (
+    ctx,
+    { export: config, classes, hdf5, checkpoint, mirror = false, largestComponent, normalize },
+  ) =>
     Effect.gen(function* () {
       const summary = ctx.input("train").summaries[0];
       const pair = finalModels(ctx, checkpoint);
@@ -97,6 +103,7 @@ export const exportModel = defineStage({
             classes,
             inputSize: size,
             inference,
+            ...(largestComponent ? { postprocess: { largestComponent } } : {}),
             normalize: recipeOf(normalize),
             // Recorded, not keyed (see evaluate): the config of the run that made this model.
             configDigest: configDigest(ctx.config),

@@ -24,6 +24,7 @@ import { exportSegmentation } from "../../deploy/onnx_model.ts";
 import { predictRecipe } from "../../deploy/segment.ts";
 import { predictSlices } from "../../deploy/slices.ts";
 import { predictVolume } from "../../deploy/predict_volume.ts";
+import { keepLargestComponent } from "../../metrics/components.ts";
 import { encodeDicomSlice } from "../io/dicom_writer.ts";
 import { python, tempDir } from "../io/python.ts";
 
@@ -39,12 +40,12 @@ const RECIPE: NormalizeRecipe = {
   size: [32, 24],
 };
 
-function model(): UNet {
+function model(seed = 11): UNet {
   const m = new UNet(
     { numClasses: 3, channels: [4, 8], dropout: [0, 0], up: "transpose" },
-    new Rng(11),
+    new Rng(seed),
   );
-  const rng = new Rng(12);
+  const rng = new Rng(seed + 1);
   m.store.buffers.data.forEach((_, i, a) => (a[i] = 0.3 + rng.next()));
   m.store.params.data.forEach((v, i, a) => (a[i] = v + 0.2 * rng.normal()));
   return m;
@@ -220,6 +221,45 @@ print(json.dumps({"shape": list(m.shape) == list(a.shape), "affine": float(np.ab
     for (let i = 0; i < 12; i++) {
       assert(Math.abs(dcm.affine[i] - series.affine[i]) < 1e-4, "DICOM affine");
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("predict: a model exported with duet.postprocess keeps the largest component per class, as evaluate scored it", async () => {
+  const dir = tempDir("predict-lcc");
+  try {
+    const net = model(37);
+    const info = { classes: ["bg", "a", "b"], inputSize: [32, 24] as [number, number] };
+    // This network's class b comes out in several pieces on this scan.
+    const image = bodyVolume(12, new Rng(5));
+    const plain = expected(net, image);
+    await Deno.writeFile(
+      `${dir}/model.onnx`,
+      exportSegmentation(net, {
+        ...info,
+        normalize: RECIPE,
+        configDigest: "t",
+        postprocess: { largestComponent: true },
+      }),
+    );
+    const mask = await segmentScan(dir, image);
+    const want = keepLargestComponent(await plain, image.shape);
+
+    assert(mismatches(await plain, want) > 10, "the network's mask should have stray components");
+    assert(mismatches(new Uint8Array(mask.data.map((v) => v)), want) <= 2, "labels differ");
+
+    // Metadata that is not {largestComponent: boolean}: refused before any work.
+    const bad = exportSegmentation(net, {
+      ...info,
+      normalize: RECIPE,
+      configDigest: "t",
+      extra: { "duet.postprocess": '{"largestComponent": "yes"}' },
+    });
+    await Deno.writeFile(`${dir}/bad.onnx`, bad);
+    const r = await predictWith(`${dir}/bad.onnx`, [`${dir}/scan.nii.gz`], `${dir}/out2`);
+    assertEquals(r.code, 65, r.stderr);
+    assert(r.stderr.includes("duet.postprocess must be"), r.stderr);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

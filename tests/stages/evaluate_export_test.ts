@@ -38,6 +38,7 @@ async function tinyRun() {
     "train.validateEvery=25",
     // Model b segments something after 150 steps (a is still empty): masks are not all 0.
     "export.model=b",
+    "evaluate.largestComponent=true",
   ]);
   if (Exit.isFailure(exit)) throw failureOf(exit.cause);
   const stage = async (name: "ingest" | "evaluate" | "export") => {
@@ -64,6 +65,8 @@ Deno.test("export stage: Duet model.onnx with the run's recipe and digest, parit
   assertEquals(model.configDigest, configDigest(config));
   assertEquals(model.inputSize, [...config.normalize.size]);
   assertEquals(model.classes, [...config.data.classes]);
+  // Evaluate's post-processing goes with the model, so its masks are the ones evaluate scored.
+  assertEquals(model.postprocess, { largestComponent: true });
 
   const dir = tempDir("export-stage");
   try {
@@ -78,9 +81,13 @@ Deno.test("export stage: Duet model.onnx with the run's recipe and digest, parit
       c.role === "validation" || c.role === "test"
     );
     assertEquals(out.masks.length, records.length);
+    const scored = (await stage("evaluate")).summary as EvaluateOutput;
     let foreground = 0;
+    const labels = new Map<string, Uint8Array>();
     for (const r of records) {
-      const image = decodeArrays(await ingest.read(r.artifact)).arrays.image.data as Float32Array;
+      const { image: stored, label } = decodeArrays(await ingest.read(r.artifact)).arrays;
+      const image = stored.data as Float32Array;
+      labels.set(r.id, label!.data as Uint8Array);
       await Deno.writeFile(
         `${dir}/${r.id}.nii.gz`,
         encodeNifti({ data: image, shape: r.shape, spacing: r.spacing, affine: [...r.affine] }),
@@ -109,6 +116,20 @@ Deno.test("export stage: Duet model.onnx with the run's recipe and digest, parit
         `${r.id}: export mask differs from predict`,
       );
       foreground += mask.data.filter((v) => v !== 0).length;
+      // Dice of the mask, per class, is what evaluate reported for model b on this case's split
+      // (one case per split).
+      const split = config.data.roles.validation.includes(r.id) ? "validation" : "test";
+      for (const k of [1, 2]) {
+        let both = 0, sum = 0;
+        mask.data.forEach((v, i) => {
+          const t = labels.get(r.id)![i] === k, p = v === k;
+          both += Number(t && p);
+          sum += Number(t) + Number(p);
+        });
+        if (sum === 0) continue;
+        const reported = scored.splits[split].models.b.dice[String(k)].mean;
+        assert(Math.abs(2 * both / sum - reported) < 1e-9, `${r.id} class ${k}: ${reported}`);
+      }
     }
     assert(foreground > 0, "the exported model predicted nothing: weak test");
   } finally {
