@@ -128,6 +128,50 @@ export function assignRoles(caseIds: readonly string[], config: RolesConfig): Ro
   };
 }
 
+/**
+ * Masks an earlier model wrote (`predict --out DIR`: `<ID>.nii.gz`, or `<ID>.png` for PNG
+ * inputs) as the labels of the unlabelled training-pool cases that have one there: those cases
+ * become labelled, on that mask, and their own label file is never opened. So a model (a 3D
+ * one, say) learns from another's predictions. Exemplar, labelled, validation and test cases
+ * keep their own labels. A folder with no mask for any unlabelled case is a DataError naming it.
+ */
+export function withPseudoLabels(
+  specs: readonly CaseSpec[],
+  roles: RoleAssignment,
+  dir: string,
+): { specs: CaseSpec[]; roles: RoleAssignment } {
+  const isFile = (path: string) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  };
+  const masks = new Map<string, string>();
+  for (const id of roles.unlabelled) {
+    const path = [`${dir}/${id}.nii.gz`, `${dir}/${id}.png`].find(isFile);
+    if (path) masks.set(id, path);
+  }
+  if (!masks.size) {
+    const example = roles.unlabelled.length ? `, e.g. ${roles.unlabelled[0]}.nii.gz` : "";
+    throw new DataError(
+      dir,
+      `no mask for any of the ${roles.unlabelled.length} unlabelled cases (looked for ` +
+        `<ID>.nii.gz and <ID>.png${example})`,
+      `write them with \`predict --model model.onnx --input ... --out ${dir}\`, or fix ` +
+        "data.pseudoLabels",
+    );
+  }
+  return {
+    specs: specs.map((s) => (masks.has(s.id) ? { ...s, labelPath: masks.get(s.id)! } : s)),
+    roles: {
+      ...roles,
+      labelled: [...roles.labelled, ...roles.unlabelled.filter((id) => masks.has(id))],
+      unlabelled: roles.unlabelled.filter((id) => !masks.has(id)),
+    },
+  };
+}
+
 /** A case with its role. Unlabelled cases carry no label path at all. */
 export type RoledCase =
   | { readonly role: "exemplar"; readonly spec: CaseSpec; readonly slice: number | SlicePolicy }

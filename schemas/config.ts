@@ -59,6 +59,10 @@ export const DataConfig = Schema.Struct({
     validation: Schema.Array(Schema.String),
     test: Schema.Array(Schema.String),
   }),
+  /** A folder of masks `predict` wrote (`<ID>.nii.gz`), relative to `root`: the unlabelled
+   * training-pool cases with one there train as labelled on it (io/roles.ts withPseudoLabels).
+   * Absent: none (and the config digest of runs without it is unchanged). */
+  pseudoLabels: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1))),
 });
 
 export const NormalizeConfig = Schema.Struct({

@@ -33,6 +33,7 @@ import {
   pickExemplarSlice,
   type RoleAssignment,
   RolesConfigError,
+  withPseudoLabels,
 } from "../../io/roles.ts";
 import { encodeArrays } from "../../io/array_container.ts";
 import { caseArtifact } from "../../pipeline/artifact_name.ts";
@@ -167,6 +168,11 @@ function reportDataset(ctx: StageContext, data: Data, stats: readonly CaseStats[
 /** The phantom default: cases generated from the seed, roles over their IDs. */
 const ingestPhantoms = (ctx: StageContext, data: Data, seed: number) =>
   Effect.gen(function* () {
+    if (data.pseudoLabels !== undefined) {
+      return yield* new ConfigError({
+        problems: ["data.pseudoLabels: the phantoms have no masks to read; set data.source"],
+      });
+    }
     const ids = phantomIds(data.phantoms.count);
     const roles = roleOf(yield* attempt(() => assign(ids, data.roles)));
     const mine = ids.map((_, i) => i).filter((i) => i % ctx.shard.count === ctx.shard.index);
@@ -187,8 +193,17 @@ const ingestPhantoms = (ctx: StageContext, data: Data, seed: number) =>
 const ingestFiles = (ctx: StageContext, data: Data) =>
   Effect.gen(function* () {
     const source = resolve(data.root ?? ".", data.source);
-    const specs = yield* attempt(() => discoverCases(source, discoverOptions(data)));
-    const assignment = yield* attempt(() => assign(specs.map((s) => s.id), data.roles));
+    let specs = yield* attempt(() => discoverCases(source, discoverOptions(data)));
+    let assignment = yield* attempt(() => assign(specs.map((s) => s.id), data.roles));
+    if (data.pseudoLabels !== undefined) {
+      const dir = resolve(data.root ?? ".", data.pseudoLabels);
+      const before = assignment.labelled.length;
+      ({ specs, roles: assignment } = yield* attempt(() =>
+        withPseudoLabels(specs, assignment, dir)
+      ));
+      const taken = assignment.labelled.length - before;
+      ctx.reporter.info(`ingest: ${taken} unlabelled cases train on the masks in ${dir}`);
+    }
     const roled = new Map(
       (yield* attempt(() => bindRoles(specs, assignment))).map((c) => [c.spec.id, c]),
     );

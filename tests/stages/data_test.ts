@@ -322,6 +322,55 @@ Deno.test("an unlabelled case's label is never opened; the same damage on a labe
   }
 });
 
+Deno.test("data.pseudoLabels: unlabelled cases with a mask in the folder train on it, their own label never opened", async () => {
+  const dir = writeDataset();
+  try {
+    // c2's own label is garbage: it must not be opened. Its mask: the box one voxel narrower.
+    Deno.writeFileSync(`${dir}/c2_label.nii.gz`, new TextEncoder().encode("not a NIfTI file"));
+    Deno.mkdirSync(`${dir}/pseudo`);
+    const { label } = caseVolumes(2);
+    const mask = label.data.map((v, i) => (i % SHAPE[0] === 3 ? 0 : v));
+    Deno.writeFileSync(`${dir}/pseudo/c2.nii.gz`, encodeNifti({ ...label, data: mask }));
+    const config = configFor(dir);
+    const pseudo = { ...config, data: { ...config.data, pseudoLabels: `${dir}/pseudo` } };
+    const { store, env, code, error } = await runBoth(pseudo);
+    assertEquals(code, 0, String(error && describeError(error)));
+    const up = (await Effect.runPromise(resolveStage(env, "ingest")))!;
+    const cases = (up.summaries[0] as IngestOutput).cases;
+    const role = (id: string) => cases.find((c) => c.id === id)!.role;
+    assertEquals([role("c1"), role("c2"), role("c3")], ["labelled", "labelled", "unlabelled"]);
+    const c2 = cases.find((c) => c.id === "c2")!;
+    const stored = decodeArrays(await Effect.runPromise(up.read(c2.artifact))).arrays.label!;
+    assertEquals([...stored.data], [...mask]);
+    assert(!cases.find((c) => c.id === "c3")!.hasLabel, "c3 has no mask: stays unlabelled");
+    assertEquals(markers(store, "normalize").length, 1);
+
+    // A folder with no mask for any unlabelled case: 65, naming the folder and the fix.
+    Deno.removeSync(`${dir}/pseudo/c2.nii.gz`);
+    const none = await runBoth(pseudo);
+    assertEquals(none.code, 65);
+    assert(describeError(none.error).includes(`${dir}/pseudo`), describeError(none.error));
+    assert(describeError(none.error).includes("predict"), describeError(none.error));
+    assertEquals(markers(none.store, "ingest"), []);
+
+    // A mask on another grid than its image: 65, naming the mask.
+    const small: LabelVolume = {
+      ...label,
+      data: label.data.slice(0, 12 * 10 * 2),
+      shape: [12, 10, 2],
+    };
+    Deno.writeFileSync(`${dir}/pseudo/c3.nii.gz`, encodeNifti(small));
+    const wrong = await runBoth(pseudo);
+    assertEquals(wrong.code, 65);
+    assert(
+      describeError(wrong.error).includes(`${dir}/pseudo/c3.nii.gz`),
+      describeError(wrong.error),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 const LA = "/work/shared/data/la2018";
 const haveLA = (() => {
   try {
