@@ -66,13 +66,17 @@ const attempt = <A>(f: () => Promise<A> | A) =>
   });
 
 /** Roles of the dataset's cases (io/roles.ts); a config with no labelled data is exit 64. */
-function assign(ids: ReadonlyArray<string>, roles: Data["roles"]): RoleAssignment {
+function assign(ids: ReadonlyArray<string>, data: Data): RoleAssignment {
+  const { roles } = data;
   if (
-    !roles.exemplar &&
+    !roles.exemplar && data.pseudoLabels === undefined &&
     (roles.labelled === 0 || (Array.isArray(roles.labelled) && roles.labelled.length === 0))
   ) {
     throw new ConfigError({
-      problems: ["data.roles: no labelled data: set data.roles.exemplar or data.roles.labelled"],
+      problems: [
+        "data.roles: no labelled data: set data.roles.exemplar, data.roles.labelled or " +
+        "data.pseudoLabels",
+      ],
     });
   }
   return assignRoles(ids, { ...roles, exemplar: roles.exemplar ?? undefined });
@@ -174,7 +178,7 @@ const ingestPhantoms = (ctx: StageContext, data: Data, seed: number) =>
       });
     }
     const ids = phantomIds(data.phantoms.count);
-    const roles = roleOf(yield* attempt(() => assign(ids, data.roles)));
+    const roles = roleOf(yield* attempt(() => assign(ids, data)));
     const mine = ids.map((_, i) => i).filter((i) => i % ctx.shard.count === ctx.shard.index);
     const bar = ctx.reporter.progress("ingest", mine.length);
     const cases: CaseRecord[] = [], stats: CaseStats[] = [];
@@ -194,7 +198,7 @@ const ingestFiles = (ctx: StageContext, data: Data) =>
   Effect.gen(function* () {
     const source = resolve(data.root ?? ".", data.source);
     let specs = yield* attempt(() => discoverCases(source, discoverOptions(data)));
-    let assignment = yield* attempt(() => assign(specs.map((s) => s.id), data.roles));
+    let assignment = yield* attempt(() => assign(specs.map((s) => s.id), data));
     if (data.pseudoLabels !== undefined) {
       const dir = resolve(data.root ?? ".", data.pseudoLabels);
       const before = assignment.labelled.length;

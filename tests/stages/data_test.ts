@@ -345,6 +345,14 @@ Deno.test("data.pseudoLabels: unlabelled cases with a mask in the folder train o
     assert(!cases.find((c) => c.id === "c3")!.hasLabel, "c3 has no mask: stays unlabelled");
     assertEquals(markers(store, "normalize").length, 1);
 
+    // The masks can be all the labelled data there is; without them that config is refused (64).
+    const roles = { ...config.data.roles, exemplar: null, labelled: 0 };
+    const only = await runBoth({ ...pseudo, data: { ...pseudo.data, roles } });
+    assertEquals(only.code, 0, String(only.error && describeError(only.error)));
+    const bare = await runBoth({ ...config, data: { ...config.data, roles } });
+    assertEquals(bare.code, 64);
+    assert(describeError(bare.error).includes("data.pseudoLabels"), describeError(bare.error));
+
     // A folder with no mask for any unlabelled case: 65, naming the folder and the fix.
     Deno.removeSync(`${dir}/pseudo/c2.nii.gz`);
     const none = await runBoth(pseudo);
