@@ -18,7 +18,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   datasets: ["io", "random", "transforms"],
   schemas: ["io", "preprocess", "transforms"],
   report: ["metrics", "schemas"],
-  deploy: ["engine", "io", "preprocess", "random", "schemas", "pipeline"],
+  deploy: ["engine", "io", "metrics", "preprocess", "random", "schemas", "pipeline"],
   training: ["deploy", "engine", "io", "random", "schemas", "transforms", "pipeline"],
   stages: [
     "datasets",
