@@ -2,7 +2,8 @@
  * The evaluate and export stages on the tiny phantom run (tests/pipeline/tiny.json), through the
  * runner: the exported model.onnx is a valid Duet model (recipe = recipeOf(config), config
  * digest, input size, onnx.checker), parity with the engine is recorded, the masks are on the
- * original grid and equal to what `predict` writes for the same image, and report.html is
+ * original grid, equal to what `predict` writes for the same image and scoring what evaluate
+ * reported (its largest-component post-processing recorded in the model), and report.html is
  * self-contained and renders in headless Chromium (screenshot checked for overlays and curves;
  * DUET_REPORT_SCREENSHOT=path keeps a copy to look at).
  */
