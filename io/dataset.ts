@@ -76,7 +76,8 @@ function isDir(path: string): boolean {
     return false;
   }
 }
-function isFile(path: string): boolean {
+/** Whether `path` is a file (false when it is missing or unreadable). */
+export function isFile(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;
   } catch {

@@ -12,7 +12,7 @@
  */
 import { Rng } from "../random/rng.ts";
 import { DataError } from "./errors.ts";
-import type { CaseSpec } from "./dataset.ts";
+import { type CaseSpec, isFile } from "./dataset.ts";
 import {
   classValues,
   readCase,
@@ -140,13 +140,6 @@ export function withPseudoLabels(
   roles: RoleAssignment,
   dir: string,
 ): { specs: CaseSpec[]; roles: RoleAssignment } {
-  const isFile = (path: string) => {
-    try {
-      return Deno.statSync(path).isFile;
-    } catch {
-      return false;
-    }
-  };
   const masks = new Map<string, string>();
   for (const id of roles.unlabelled) {
     const path = [`${dir}/${id}.nii.gz`, `${dir}/${id}.png`].find(isFile);
