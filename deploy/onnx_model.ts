@@ -15,12 +15,12 @@
  *                       (axis order "xyz" or "zyx", dataset name); predict reads .h5 inputs
  *                       the same way unless its flags say otherwise
  *   duet.inference      JSON {kind: "slices"} (with context: k, each slice goes in with k
- *                       neighbours on each side as channels; with mirror: true, each slice's
- *                       probabilities are averaged over its mirror images in x, y and both),
- *                       or {kind: "windows", patch: [x, y, z], overlap}:
- *                       a 3D model whose input is [batch, 1, z, y, x] windows slid over the
- *                       normalized volume of input_size slices, Gaussian-weighted
- *                       (deploy/sliding_window.ts); absent means slices
+ *                       neighbours on each side as channels), or {kind: "windows", patch:
+ *                       [x, y, z], overlap}: a 3D model whose input is [batch, 1, z, y, x]
+ *                       windows slid over the normalized volume of input_size slices,
+ *                       Gaussian-weighted (deploy/sliding_window.ts); absent means slices.
+ *                       With mirror: true, each slice's or window's probabilities are averaged
+ *                       over its mirror images (x, y and both; all combinations of z, y, x)
  *   duet.postprocess    JSON {largestComponent: true}: each class reduced to its largest 3D
  *                       connected component on the image's grid, as evaluate scored the model;
  *                       absent means the argmax as it comes
@@ -226,12 +226,11 @@ export function parseDuetModel(path: string, bytes: Uint8Array): DuetModel {
       ? { kind: "slices" }
       : parseJson(path, "duet.inference", m["duet.inference"])) as Inference;
   const context = inference.kind === "slices" ? inference.context ?? 0 : 0;
-  const mirror = inference.kind === "slices" ? inference.mirror ?? false : false;
   if (
-    !(inference.kind === "slices" && Number.isInteger(context) && context >= 0 &&
-      typeof mirror === "boolean") &&
-    !(inference.kind === "windows" && Array.isArray(inference.patch) &&
-      inference.patch.length === 3 && typeof inference.overlap === "number")
+    typeof (inference.mirror ?? false) !== "boolean" ||
+    !(inference.kind === "slices" && Number.isInteger(context) && context >= 0) &&
+      !(inference.kind === "windows" && Array.isArray(inference.patch) &&
+        inference.patch.length === 3 && typeof inference.overlap === "number")
   ) {
     throw new DataError(path, "duet.inference is not slices or windows", REEXPORT);
   }

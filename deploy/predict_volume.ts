@@ -41,7 +41,7 @@ export async function predictVolume(
     [slices, height, width],
     predictorSpatial(inference, width, height) as unknown as Dims3,
     inference.overlap,
-    { probs: classMajor },
+    { probs: classMajor, mirror: inference.mirror },
   );
   if (probs && classMajor) {
     for (let z = 0; z < slices; z++) {

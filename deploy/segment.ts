@@ -135,6 +135,7 @@ export class Segmenter {
         dims,
         spatial as unknown as Dims3,
         inference.overlap,
+        { mirror: inference.mirror },
       );
       slices.forEach((s, i) => predicted.set(s.z, labels.subarray(i * plane, (i + 1) * plane)));
     } else {

@@ -4,6 +4,7 @@
  * by a Gaussian centred on it (sigma 1/8 of the patch: borders, which saw little context, count
  * less), summed and divided by the summed weights. Memory is one batch of windows and one
  * class-probability volume. A volume smaller than the patch along an axis is zero-padded there.
+ * With mirroring, each window's probabilities are averaged over its mirror images.
  */
 import { argmaxClasses } from "./slices.ts";
 
@@ -70,9 +71,45 @@ export function cropWindow<T extends Float32Array | Uint8Array>(
   }
 }
 
+/** Each d x h x w block of `x` mirrored along z, y and/or x, into a new array (its own inverse). */
+export function mirrored3(
+  x: Float32Array,
+  [d, h, w]: Dims3,
+  [fz, fy, fx]: readonly [boolean, boolean, boolean],
+): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let o = 0; o < x.length; o += d * h * w) {
+    for (let z = 0; z < d; z++) {
+      for (let y = 0; y < h; y++) {
+        const from = o + ((fz ? d - 1 - z : z) * h + (fy ? h - 1 - y : y)) * w;
+        const to = o + (z * h + y) * w;
+        for (let i = 0; i < w; i++) out[to + i] = x[from + (fx ? w - 1 - i : i)];
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The runner with nnU-Net's test-time mirroring: each window's probabilities are the mean over
+ * the window as it is and mirrored along every combination of z, y and x (the 3D weak views flip
+ * along all three), each mirrored back; eight times the inference.
+ */
+export const mirroredRunner = (run: WindowRunner, patch: Dims3): WindowRunner => async (x, n) => {
+  const sum = (await run(x, n)).slice();
+  for (let m = 1; m < 8; m++) {
+    const flips = [(m & 4) > 0, (m & 2) > 0, (m & 1) > 0] as const;
+    const back = mirrored3(await run(mirrored3(x, patch, flips), n), patch, flips);
+    for (let i = 0; i < sum.length; i++) sum[i] += back[i];
+  }
+  for (let i = 0; i < sum.length; i++) sum[i] /= 8;
+  return sum;
+};
+
 /**
  * Argmax labels of a D x H x W volume; `probs` (optional, K x D x H x W) receives the weighted
- * class probabilities. `patch` is the window [d, h, w] the runner takes.
+ * class probabilities. `patch` is the window [d, h, w] the runner takes; with `mirror`, each
+ * window goes through it mirrored too (mirroredRunner).
  */
 export async function predictWindows(
   run: WindowRunner,
@@ -81,8 +118,9 @@ export async function predictWindows(
   dims: Dims3,
   patch: Dims3,
   overlap: number,
-  o: { batch?: number; probs?: Float32Array } = {},
+  o: { batch?: number; probs?: Float32Array; mirror?: boolean } = {},
 ): Promise<Uint8Array> {
+  if (o.mirror) run = mirroredRunner(run, patch);
   const [D, H, W] = dims, [d, h, w] = patch;
   const volume = D * H * W, window = d * h * w, batch = Math.max(1, o.batch ?? 2);
   const gauss = gaussianWeights(patch);

@@ -13,8 +13,8 @@ import { Rng } from "../random/rng.ts";
 
 /**
  * How a model covers a volume: slice by slice (2D; with `context` neighbouring slices on each side
- * as extra channels, 2.5D; with `mirror`, each slice's probabilities averaged over its mirror
- * images, test-time mirroring), or Gaussian-weighted windows (3D).
+ * as extra channels, 2.5D), or Gaussian-weighted windows (3D); with `mirror`, each slice's or
+ * window's probabilities averaged over its mirror images (test-time mirroring).
  */
 export type Inference =
   | { readonly kind: "slices"; readonly context?: number; readonly mirror?: boolean }
@@ -23,6 +23,7 @@ export type Inference =
     /** Window [x, y, z] in voxels. */
     readonly patch: readonly [number, number, number];
     readonly overlap: number;
+    readonly mirror?: boolean;
   };
 
 export const inferenceOf = (model: typeof ModelConfig.Type): Inference =>
@@ -32,9 +33,9 @@ export const inferenceOf = (model: typeof ModelConfig.Type): Inference =>
     ? { kind: "slices", context: model.context }
     : { kind: "slices" };
 
-/** A 2D model's inference with test-time mirroring on (`evaluate.mirror`); 3D ones as they are. */
+/** The inference with test-time mirroring on (`evaluate.mirror`). */
 export const withMirror = (inference: Inference, mirror: boolean): Inference =>
-  mirror && inference.kind === "slices" ? { ...inference, mirror: true } : inference;
+  mirror ? { ...inference, mirror: true } : inference;
 
 /** Input channels per network input: the slice and its neighbours (2.5D), else one. */
 export const inputChannels = (inference: Inference): number =>

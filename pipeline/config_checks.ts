@@ -103,10 +103,6 @@ function volumeModelProblems(config: Config): string[] {
   }
   const unsupported: [boolean, string][] = [
     [
-      config.evaluate.mirror,
-      "evaluate.mirror: test-time mirroring is 2D-only in this version; set false for 3D models",
-    ],
-    [
       model.context > 0,
       "train.model.context: neighbouring slices as channels are for unet2d (a 3D model sees them already); set 0",
     ],

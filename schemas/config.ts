@@ -275,8 +275,9 @@ export const EvaluateConfig = Schema.Struct({
   /** Which trained models evaluate and export use: after the last step, or at their best
    * validation Dice during training (chosen on the validation split only). */
   checkpoint: Schema.Literals(["last", "best"]),
-  /** 2D models: each slice's probabilities averaged with those of its mirror images in x, y
-   * and both (nnU-Net's test-time mirroring; four times the inference). */
+  /** Test-time mirroring (nnU-Net's): each slice's probabilities averaged with those of its
+   * mirror images in x, y and both (four times the inference); each 3D window's over its mirror
+   * images along every combination of z, y and x (eight times). */
   mirror: Schema.Boolean,
 });
 

@@ -166,7 +166,7 @@ export async function predictFiles(req: PredictRequest): Promise<PredictSummary>
   const inference = model.inference;
   log(
     `${req.model}: ${inference.kind === "windows" ? "3D windows" : "slice by slice"}${
-      inference.kind === "slices" && inference.mirror ? ", mirrored" : ""
+      inference.mirror ? ", mirrored" : ""
     }${model.postprocess.largestComponent ? ", largest component per class" : ""}`,
   );
   const written: string[] = [];

@@ -222,7 +222,7 @@ export const evaluate = defineStage({
           ["training steps", String(summary.steps)],
           ["seed", String(seed)],
           ["largest component", config.largestComponent ? "kept per class" : "off"],
-          ["test-time mirroring", config.mirror ? "x, y and both, averaged" : "off"],
+          ["test-time mirroring", config.mirror ? "mirror images averaged" : "off"],
           ...Object.entries(splits).flatMap(([split, { models }]) =>
             baselineGains(models).map(({ model, gain }) =>
               [

@@ -439,6 +439,30 @@ Deno.test("predict: a 3D V-Net slides its windows over a NIfTI volume, equal to 
     assert(new Set(want).size > 1, "test model should predict more than one class");
     assert(mismatches(new Uint8Array(mask.data.map((v) => v)), want) <= 2, "labels differ");
 
+    // Mirrored (duet.inference mirror): each window averaged over its mirror images, as evaluate
+    // does through the engine.
+    const mirror = { ...inference, mirror: true } as const;
+    await Deno.writeFile(
+      `${dir}/model.onnx`,
+      exportSegmentation(net, {
+        classes: ["bg", "a", "b"],
+        inputSize: [32, 24],
+        inference: mirror,
+        normalize: RECIPE,
+        configDigest: "test",
+      }),
+    );
+    const mirroredMask = await segmentScan(dir, image);
+    const engine = await Predictor.create(net, { spatial: [16, 16, 16], session: { threads: 1 } });
+    const byEngine = await predictVolume(engine, mirror, stacked, slices.length, W, H);
+    await engine.release();
+    const wantMirrored = restoreToOriginal(
+      transform,
+      slices.map((s, i) => ({ z: s.z, label: byEngine.subarray(i * W * H, (i + 1) * W * H) })),
+    ).data;
+    assert(mismatches(new Uint8Array(mirroredMask.data.map((v) => v)), wantMirrored) <= 2);
+    assert(mismatches(wantMirrored, want) > 0, "mirroring changes some labels");
+
     // One slice is not a volume: one line, exit 65, nothing written.
     await Deno.writeFile(
       `${dir}/one.nii.gz`,

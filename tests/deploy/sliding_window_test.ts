@@ -1,7 +1,8 @@
 /**
  * Sliding-window inference against its definition: every voxel covered, Gaussian weights that
  * cancel for a pointwise model whatever the windows and padding, and a real V-Net whose windows
- * cover the volume exactly once giving the Predictor's own argmax.
+ * cover the volume exactly once giving the Predictor's own argmax; test-time mirroring against
+ * its definition on voxel coordinates.
  */
 import { assert, assertEquals } from "../assert.ts";
 import { Rng } from "../../random/rng.ts";
@@ -11,6 +12,8 @@ import {
   centreWindow,
   cropWindow,
   gaussianWeights,
+  mirrored3,
+  mirroredRunner,
   predictWindows,
   windowAround,
   windowStarts,
@@ -66,12 +69,18 @@ Deno.test("a pointwise model gives the same probabilities through any windows (w
   for (
     const [patch, overlap] of [[[8, 8, 8], 0.5], [[16, 32, 16], 0.25], [[4, 12, 8], 0]] as const
   ) {
-    const probs = new Float32Array(2 * volume);
-    const labels = await predictWindows(pointwise, 2, image, dims, patch, overlap, { probs });
-    for (let v = 0; v < volume; v++) {
-      const p = 1 / (1 + Math.exp(-image[v]));
-      assert(Math.abs(probs[volume + v] - p) < 1e-5, `patch ${patch} voxel ${v}`);
-      assertEquals(labels[v], p > 1 - p ? 1 : 0);
+    // Mirroring changes nothing either: a pointwise model sees each voxel the same mirrored.
+    for (const mirror of [false, true]) {
+      const probs = new Float32Array(2 * volume);
+      const labels = await predictWindows(pointwise, 2, image, dims, patch, overlap, {
+        probs,
+        mirror,
+      });
+      for (let v = 0; v < volume; v++) {
+        const p = 1 / (1 + Math.exp(-image[v]));
+        assert(Math.abs(probs[volume + v] - p) < 1e-5, `patch ${patch} voxel ${v}`);
+        assertEquals(labels[v], p > 1 - p ? 1 : 0);
+      }
     }
   }
 });
@@ -111,4 +120,68 @@ Deno.test("windows tiling a V-Net's input exactly once give the Predictor's argm
     ]);
   }
   await predictor.release();
+});
+
+Deno.test("mirrored windows: each window's probabilities are the mean over its 8 mirror images, mirrored back", async () => {
+  const [d, h, w] = [3, 4, 5], size = d * h * w, n = 2;
+  const rng = new Rng(4);
+  const x = new Float32Array(n * size).map(() => rng.uniform(-1, 1));
+  // mirrored3 on coordinates: (z, y, x) takes (d-1-z, y, w-1-x) for flips along z and x.
+  const zx = mirrored3(x, [d, h, w], [true, false, true]);
+  for (let i = 0; i < n; i++) {
+    for (let z = 0; z < d; z++) {
+      for (let y = 0; y < h; y++) {
+        for (let v = 0; v < w; v++) {
+          const at = (zz: number, xx: number) => i * size + (zz * h + y) * w + xx;
+          assertEquals(zx[at(z, v)], x[at(d - 1 - z, w - 1 - v)]);
+        }
+      }
+    }
+  }
+  assertEquals([...mirrored3(zx, [d, h, w], [true, false, true])], [...x]);
+  // A runner that depends on position (not mirror-equivariant): class 1 is sigmoid(voxel + z/3 +
+  // y/7 - x/5), class 0 the rest.
+  const calls: Float32Array[] = [];
+  const positional = (windows: Float32Array, m: number) => {
+    calls.push(windows);
+    const out = new Float32Array(2 * windows.length);
+    for (let i = 0; i < m; i++) {
+      for (let q = 0; q < size; q++) {
+        const [z, y, v] = [Math.floor(q / (h * w)), Math.floor(q / w) % h, q % w];
+        const p = 1 / (1 + Math.exp(-(windows[i * size + q] + z / 3 + y / 7 - v / 5)));
+        out[(2 * i + 1) * size + q] = p;
+        out[2 * i * size + q] = 1 - p;
+      }
+    }
+    return Promise.resolve(out);
+  };
+  const got = await mirroredRunner(positional, [d, h, w])(x, n);
+  assertEquals(calls.length, 8);
+  for (let i = 0; i < n; i++) {
+    for (let q = 0; q < size; q++) {
+      const [z, y, v] = [Math.floor(q / (h * w)), Math.floor(q / w) % h, q % w];
+      let want = 0;
+      for (const fz of [0, 1]) {
+        for (const fy of [0, 1]) {
+          for (const fx of [0, 1]) {
+            // The mirrored window's voxel that lands on (z, y, v) once mirrored back.
+            const [mz, my, mx] = [fz ? d - 1 - z : z, fy ? h - 1 - y : y, fx ? w - 1 - v : v];
+            want += 1 / (1 + Math.exp(-(x[i * size + q] + mz / 3 + my / 7 - mx / 5))) / 8;
+          }
+        }
+      }
+      assert(Math.abs(got[(2 * i + 1) * size + q] - want) < 1e-6, `window ${i} voxel ${q}`);
+      assert(Math.abs(got[2 * i * size + q] - (1 - want)) < 1e-6);
+    }
+  }
+  // Through predictWindows, mirroring changes this model's probabilities.
+  const dims = [5, 6, 7] as const, volume = 5 * 6 * 7;
+  const image = new Float32Array(volume).map(() => rng.uniform(-1, 1));
+  const [plain, mirroredProbs] = [new Float32Array(2 * volume), new Float32Array(2 * volume)];
+  await predictWindows(positional, 2, image, dims, [d, h, w], 0.5, { probs: plain });
+  await predictWindows(positional, 2, image, dims, [d, h, w], 0.5, {
+    probs: mirroredProbs,
+    mirror: true,
+  });
+  assert(plain.some((p, i) => Math.abs(p - mirroredProbs[i]) > 1e-3));
 });
