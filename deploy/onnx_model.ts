@@ -20,7 +20,7 @@
  *                       windows slid over the normalized volume of input_size slices,
  *                       Gaussian-weighted (deploy/sliding_window.ts); absent means slices.
  *                       With mirror: true, each slice's or window's probabilities are averaged
- *                       over its mirror images (x, y and both; all combinations of z, y, x)
+ *                       over its mirror images in x, y and both
  *   duet.postprocess    JSON {largestComponent: true}: each class reduced to its largest 3D
  *                       connected component on the image's grid, as evaluate scored the model;
  *                       absent means the argmax as it comes

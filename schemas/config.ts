@@ -275,9 +275,8 @@ export const EvaluateConfig = Schema.Struct({
   /** Which trained models evaluate and export use: after the last step, or at their best
    * validation Dice during training (chosen on the validation split only). */
   checkpoint: Schema.Literals(["last", "best"]),
-  /** Test-time mirroring (nnU-Net's): each slice's probabilities averaged with those of its
-   * mirror images in x, y and both (four times the inference); each 3D window's over its mirror
-   * images along every combination of z, y and x (eight times). */
+  /** Test-time mirroring (nnU-Net's): each slice's or 3D window's probabilities averaged with
+   * those of its mirror images in x, y and both (four times the inference). */
   mirror: Schema.Boolean,
 });
 
