@@ -405,63 +405,49 @@ Deno.test("predict: a 3D V-Net slides its windows over a NIfTI volume, equal to 
     const rng = new Rng(22);
     net.store.buffers.data.forEach((_, i, a) => (a[i] = 0.3 + rng.next()));
     net.store.params.data.forEach((v, i, a) => (a[i] = v + 0.2 * rng.normal()));
-    const inference = { kind: "windows", patch: [16, 16, 16], overlap: 0.5 } as const;
-    await Deno.writeFile(
-      `${dir}/model.onnx`,
-      exportSegmentation(net, {
-        classes: ["bg", "a", "b"],
-        inputSize: [32, 24],
-        inference,
-        normalize: RECIPE,
-        configDigest: "test",
-      }),
-    );
+    type Windows = { kind: "windows"; patch: [number, number, number]; overlap: number };
+    const inference: Windows = { kind: "windows", patch: [16, 16, 16], overlap: 0.5 };
     // 20 slices: two windows along z (zero-padded nowhere), three along x, two along y.
     const image = bodyVolume(20, rng);
     const [nx, ny] = image.shape;
-    const mask = await segmentScan(dir, image);
-    assertEquals(mask.shape, image.shape);
-
     const { slices, transform } = normalizeCase("x", image, undefined, predictRecipe(RECIPE));
     const [W, H] = RECIPE.size!;
     const stacked = new Float32Array(slices.length * W * H);
     slices.forEach((s, i) => stacked.set(s.image, i * W * H));
-    const predictor = await Predictor.create(net, {
-      spatial: [16, 16, 16],
-      session: { threads: 1 },
-    });
-    const labels = await predictVolume(predictor, inference, stacked, slices.length, W, H);
-    await predictor.release();
-    const want = restoreToOriginal(
-      transform,
-      slices.map((s, i) => ({ z: s.z, label: labels.subarray(i * W * H, (i + 1) * W * H) })),
-    ).data;
-    assert(new Set(want).size > 1, "test model should predict more than one class");
-    assert(mismatches(new Uint8Array(mask.data.map((v) => v)), want) <= 2, "labels differ");
-
+    /** predict's mask with the model exported for this inference, and the engine's. */
+    const masks = async (inference: Windows & { mirror?: boolean }) => {
+      await Deno.writeFile(
+        `${dir}/model.onnx`,
+        exportSegmentation(net, {
+          classes: ["bg", "a", "b"],
+          inputSize: [32, 24],
+          inference,
+          normalize: RECIPE,
+          configDigest: "test",
+        }),
+      );
+      const mask = await segmentScan(dir, image);
+      assertEquals(mask.shape, image.shape);
+      const predictor = await Predictor.create(net, {
+        spatial: [16, 16, 16],
+        session: { threads: 1 },
+      });
+      const labels = await predictVolume(predictor, inference, stacked, slices.length, W, H);
+      await predictor.release();
+      const want = restoreToOriginal(
+        transform,
+        slices.map((s, i) => ({ z: s.z, label: labels.subarray(i * W * H, (i + 1) * W * H) })),
+      ).data;
+      return { got: new Uint8Array(mask.data.map((v) => v)), want };
+    };
+    const plain = await masks(inference);
+    assert(new Set(plain.want).size > 1, "test model should predict more than one class");
+    assert(mismatches(plain.got, plain.want) <= 2, "labels differ");
     // Mirrored (duet.inference mirror): each window averaged over its mirror images, as evaluate
     // does through the engine.
-    const mirror = { ...inference, mirror: true } as const;
-    await Deno.writeFile(
-      `${dir}/model.onnx`,
-      exportSegmentation(net, {
-        classes: ["bg", "a", "b"],
-        inputSize: [32, 24],
-        inference: mirror,
-        normalize: RECIPE,
-        configDigest: "test",
-      }),
-    );
-    const mirroredMask = await segmentScan(dir, image);
-    const engine = await Predictor.create(net, { spatial: [16, 16, 16], session: { threads: 1 } });
-    const byEngine = await predictVolume(engine, mirror, stacked, slices.length, W, H);
-    await engine.release();
-    const wantMirrored = restoreToOriginal(
-      transform,
-      slices.map((s, i) => ({ z: s.z, label: byEngine.subarray(i * W * H, (i + 1) * W * H) })),
-    ).data;
-    assert(mismatches(new Uint8Array(mirroredMask.data.map((v) => v)), wantMirrored) <= 2);
-    assert(mismatches(wantMirrored, want) > 0, "mirroring changes some labels");
+    const mirrored = await masks({ ...inference, mirror: true });
+    assert(mismatches(mirrored.got, mirrored.want) <= 2, "mirrored labels differ");
+    assert(mismatches(mirrored.want, plain.want) > 0, "mirroring changes some labels");
 
     // One slice is not a volume: one line, exit 65, nothing written.
     await Deno.writeFile(
