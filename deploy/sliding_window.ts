@@ -6,7 +6,7 @@
  * class-probability volume. A volume smaller than the patch along an axis is zero-padded there.
  * With mirroring, each window's probabilities are averaged over its mirror images.
  */
-import { argmaxClasses } from "./slices.ts";
+import { argmaxClasses, slicePredictions } from "./slices.ts";
 
 /** Class probabilities [n, K, d, h, w] of n windows (the engine's Predictor or an ONNX file). */
 export type WindowRunner = (windows: Float32Array, n: number) => Promise<Float32Array>;
@@ -71,42 +71,16 @@ export function cropWindow<T extends Float32Array | Uint8Array>(
   }
 }
 
-/** Each d x h x w block of `x` mirrored along z, y and/or x, into a new array (its own inverse). */
-export function mirrored3(
-  x: Float32Array,
-  [d, h, w]: Dims3,
-  [fz, fy, fx]: readonly [boolean, boolean, boolean],
-): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let o = 0; o < x.length; o += d * h * w) {
-    for (let z = 0; z < d; z++) {
-      for (let y = 0; y < h; y++) {
-        const from = o + ((fz ? d - 1 - z : z) * h + (fy ? h - 1 - y : y)) * w;
-        const to = o + (z * h + y) * w;
-        for (let i = 0; i < w; i++) out[to + i] = x[from + (fx ? w - 1 - i : i)];
-      }
-    }
-  }
-  return out;
-}
-
 /**
  * The runner with nnU-Net's test-time mirroring along the axes training mirrors: each window's
  * probabilities are the mean over the window as it is and mirrored in x, in y and in both, each
- * mirrored back; four times the inference. Not along z: the 3D weak views flip z only when
- * `augment.weak.flipYProbability` is set (0 by default), and 3D `caml` models that never saw a
- * volume upside down lost up to 5 validation Dice points with z mirrored too (LA, README).
+ * mirrored back (slicePredictions); four times the inference. Not along z: the 3D weak views
+ * flip z only when `augment.weak.flipYProbability` is set (0 by default), and 3D `caml` models
+ * that never saw a volume upside down lost up to 5 validation Dice points with z mirrored too.
  */
-export const mirroredRunner = (run: WindowRunner, patch: Dims3): WindowRunner => async (x, n) => {
-  const sum = (await run(x, n)).slice();
-  for (const [fy, fx] of [[false, true], [true, false], [true, true]]) {
-    const flips = [false, fy, fx] as const;
-    const back = mirrored3(await run(mirrored3(x, patch, flips), n), patch, flips);
-    for (let i = 0; i < sum.length; i++) sum[i] += back[i];
-  }
-  for (let i = 0; i < sum.length; i++) sum[i] /= 4;
-  return sum;
-};
+export const mirroredRunner = (run: WindowRunner, [, h, w]: Dims3): WindowRunner => (x, n) =>
+  // A window's z planes are h x w slices: the same mirroring as a 2D model's.
+  slicePredictions(run, x, n, w, h, true);
 
 /**
  * Argmax labels of a D x H x W volume; `probs` (optional, K x D x H x W) receives the weighted

@@ -12,13 +12,12 @@ import {
   centreWindow,
   cropWindow,
   gaussianWeights,
-  mirrored3,
   mirroredRunner,
   predictWindows,
   windowAround,
   windowStarts,
 } from "../../deploy/sliding_window.ts";
-import { argmaxClasses } from "../../deploy/slices.ts";
+import { argmaxClasses, mirrored } from "../../deploy/slices.ts";
 import { predictVolume } from "../../deploy/predict_volume.ts";
 
 Deno.test("window starts cover every voxel, from 0 to n - p, at most (1 - overlap)·p apart", () => {
@@ -126,19 +125,19 @@ Deno.test("mirrored windows: each window's probabilities are the mean over it mi
   const [d, h, w] = [3, 4, 5], size = d * h * w, n = 2;
   const rng = new Rng(4);
   const x = new Float32Array(n * size).map(() => rng.uniform(-1, 1));
-  // mirrored3 on coordinates: (z, y, x) takes (d-1-z, y, w-1-x) for flips along z and x.
-  const zx = mirrored3(x, [d, h, w], [true, false, true]);
+  // The planes of a window mirrored on coordinates: (z, y, x) takes (z, h-1-y, w-1-x), z kept.
+  const yx = mirrored(x, w, h, true, true);
   for (let i = 0; i < n; i++) {
     for (let z = 0; z < d; z++) {
       for (let y = 0; y < h; y++) {
         for (let v = 0; v < w; v++) {
-          const at = (zz: number, xx: number) => i * size + (zz * h + y) * w + xx;
-          assertEquals(zx[at(z, v)], x[at(d - 1 - z, w - 1 - v)]);
+          const at = (yy: number, xx: number) => i * size + (z * h + yy) * w + xx;
+          assertEquals(yx[at(y, v)], x[at(h - 1 - y, w - 1 - v)]);
         }
       }
     }
   }
-  assertEquals([...mirrored3(zx, [d, h, w], [true, false, true])], [...x]);
+  assertEquals([...mirrored(yx, w, h, true, true)], [...x]);
   // A runner that depends on position (not mirror-equivariant): class 1 is sigmoid(voxel + z/3 +
   // y/7 - x/5), class 0 the rest.
   const calls: Float32Array[] = [];
