@@ -45,6 +45,11 @@ function sliceModelProblems(config: Config): string[] {
       'normalize.slices: train.model.context takes neighbouring slices as channels; set "all"',
     );
   }
+  if (config.augment.labelledIntensity > 0) {
+    problems.push(
+      "augment.labelledIntensity: for 3D models; 2D labelled slices get intensity changes from synthesis (synthesize.intensity); set 0",
+    );
+  }
   return problems;
 }
 

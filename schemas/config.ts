@@ -154,6 +154,10 @@ export const AugmentConfig = Schema.Struct({
     cutmixProbability: Probability,
     cutmixArea: Range,
   }),
+  /** 3D models: probability that a labelled patch also gets the strong view's intensity changes
+   * (curve, jitter, blur, noise; its label untouched), so a scan whose target is darker or
+   * brighter than the training volumes' is not new; 2D labelled slices get theirs from synthesis. */
+  labelledIntensity: Probability,
 });
 
 export const ModelConfig = Schema.Struct({

@@ -58,7 +58,7 @@ export const defaults: Config = {
     elastic: { alpha: defaultElasticConfig.alpha, sigma: defaultElasticConfig.sigma },
   },
   // The views' own defaults (SSL4MIS/CMEMS); aspect ratios and cutout fill are not config fields.
-  augment: { weak: { ...defaultWeakConfig }, strong: strongFields },
+  augment: { weak: { ...defaultWeakConfig }, strong: strongFields, labelledIntensity: 0 },
   train: {
     method: "cmems",
     model: {

@@ -17,6 +17,7 @@ import {
   sampleStrong3,
   sampleWeak3,
 } from "../transforms/views3d.ts";
+import { sampleIntensityChanges } from "../transforms/intensity.ts";
 import type { MethodSpec, Shapes } from "./methods.ts";
 import type { BatchFeeds, BatchSource, TrainingData } from "./data.ts";
 import { spaced } from "./data.ts";
@@ -170,8 +171,14 @@ class PatchSampler implements BatchSource {
         cropWindow(v.image, dims, at, patch, this.#image);
         cropWindow(v.label, dims, at, patch, this.#label);
         const weak = sampleWeak3(rng, patch, this.augment.weak);
-        applyWeak3(weak, this.#image, patch, xl.subarray(i * size, (i + 1) * size));
+        const view = xl.subarray(i * size, (i + 1) * size);
+        applyWeak3(weak, this.#image, patch, view);
         applyWeak3(weak, this.#label, patch, this.#weakLabel);
+        // Drawn only when enabled, so runs without it keep their random streams.
+        const intensity = this.augment.labelledIntensity;
+        if (intensity > 0 && rng.bool(intensity)) {
+          applyStrong3(sampleIntensityChanges(rng, this.augment.strong), view, patch);
+        }
         for (let q = 0; q < size; q++) yl[i * size + q] = this.#weakLabel[q];
       }
     });

@@ -13,6 +13,12 @@ import { sha256 } from "../../pipeline/digest.ts";
 import { decodeModel } from "../../deploy/weights.ts";
 import { parseDuetModel } from "../../deploy/onnx_model.ts";
 import { decodeArrays } from "../../io/array_container.ts";
+import { defaults } from "../../schemas/defaults.ts";
+import { Rng } from "../../random/rng.ts";
+import { methods } from "../../training/methods.ts";
+import { patchData } from "../../training/patches.ts";
+import type { VolumePool } from "../../training/volume_pool.ts";
+import { sampleWeak3 } from "../../transforms/views3d.ts";
 import { runTiny, stageFiles, stagesThrough, TINY, TINY_VNET } from "./tiny_run.ts";
 
 const VNET = [
@@ -183,4 +189,59 @@ Deno.test("configs a V-Net cannot take are exit 64 with every problem named", as
     assert(text.includes(path), text);
   }
   assert(text.includes("[32, 16, 16]"), text);
+});
+
+Deno.test("augment.labelledIntensity: a labelled patch's intensities change, never its label; off draws nothing", async () => {
+  // One labelled 16^3 volume, the patch its whole size, no weak moves: the patch is the volume.
+  const dims = 16, size = dims ** 3;
+  const image = Float32Array.from({ length: size }, (_, i) => (i % 37) / 37);
+  const label = Uint8Array.from({ length: size }, (_, i) => (i % dims) < 8 ? 1 : 0);
+  const foreground = Int32Array.from([...label.keys()].filter((i) => label[i]));
+  const pool: VolumePool = {
+    width: dims,
+    height: dims,
+    labelled: [{ id: "v", slices: dims, image, label, foreground }],
+    unlabelled: [],
+    validation: [],
+    unlabelledVolume: () => Effect.die("no unlabelled volumes"),
+  };
+  const data = patchData(pool, { kind: "windows", patch: [dims, dims, dims], overlap: 0.5 }, 0);
+  const shapes = { bl: 1, bu: 0, d: dims, h: dims, w: dims, classes: 2 };
+  const still = { ...defaults.augment.weak, rot90Probability: 0, flipXProbability: 0 };
+  const draw = async (labelledIntensity: number) => {
+    const augment = {
+      ...defaults.augment,
+      weak: { ...still, zoomProbability: 0 },
+      labelledIntensity,
+    };
+    const rng = new Rng(7);
+    const feeds = await Effect.runPromise(
+      data.batches(shapes, methods.supervised, augment).next(rng),
+    );
+    return { feeds, next: rng.nextUint32() };
+  };
+  const off = await draw(0), on = await draw(1);
+  assertEquals(off.feeds.xl, image);
+  assertEquals(Array.from(off.feeds.yl), Array.from(label));
+  assertEquals(Array.from(on.feeds.yl), Array.from(label));
+  assert(on.feeds.xl.some((v, i) => Math.abs(v - image[i]) > 1e-3), "intensities unchanged");
+  // Off, the sampler draws exactly the patch origin and the weak view, as before the option.
+  const bare = new Rng(7);
+  bare.int(0, 1); // the volume
+  bare.bool(0); // centred on foreground?
+  for (let axis = 0; axis < 3; axis++) bare.int(0, 1); // the origin
+  sampleWeak3(bare, [dims, dims, dims], { ...still, zoomProbability: 0 });
+  assertEquals(off.next, bare.nextUint32());
+  assert(on.next !== off.next);
+});
+
+Deno.test("augment.labelledIntensity on a 2D model is exit 64 naming it (synthesis changes 2D intensities)", async () => {
+  const exit = await Effect.runPromiseExit(loadConfig(TINY, ["augment.labelledIntensity=0.5"]));
+  assert(Exit.isFailure(exit));
+  const failure = failureOf(exit.cause) as { problems: string[] };
+  assertEquals(exitCodeOf(failure), 64);
+  assert(
+    failure.problems.some((p) => p.startsWith("augment.labelledIntensity")),
+    failure.problems.join(),
+  );
 });
