@@ -155,8 +155,8 @@ export const AugmentConfig = Schema.Struct({
     cutmixArea: Range,
   }),
   /** 3D models: probability that a labelled patch also gets the strong view's intensity changes
-   * (curve, jitter, blur, noise; its label untouched), so a scan whose target is darker or
-   * brighter than the training volumes' is not new; 2D labelled slices get theirs from synthesis. */
+   * (curve, jitter, blur, noise; its label untouched), for scans whose target is darker or
+   * brighter than the training volumes'; 2D labelled slices get theirs from synthesis. */
   labelledIntensity: Probability,
 });
 
