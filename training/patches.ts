@@ -17,7 +17,6 @@ import {
   sampleStrong3,
   sampleWeak3,
 } from "../transforms/views3d.ts";
-import { sampleIntensityChanges } from "../transforms/intensity.ts";
 import type { MethodSpec, Shapes } from "./methods.ts";
 import type { BatchFeeds, BatchSource, TrainingData } from "./data.ts";
 import { spaced } from "./data.ts";
@@ -174,10 +173,11 @@ class PatchSampler implements BatchSource {
         const view = xl.subarray(i * size, (i + 1) * size);
         applyWeak3(weak, this.#image, patch, view);
         applyWeak3(weak, this.#label, patch, this.#weakLabel);
-        // Drawn only when enabled, so runs without it keep their random streams.
+        // Drawn only when enabled, so runs without it keep their random streams; without a
+        // partner the strong view is its intensity changes alone.
         const intensity = this.augment.labelledIntensity;
         if (intensity > 0 && rng.bool(intensity)) {
-          applyStrong3(sampleIntensityChanges(rng, this.augment.strong), view, patch);
+          applyStrong3(sampleStrong3(rng, patch, this.augment.strong), view, patch);
         }
         for (let q = 0; q < size; q++) yl[i * size + q] = this.#weakLabel[q];
       }

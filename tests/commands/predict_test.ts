@@ -27,6 +27,7 @@ import { predictVolume } from "../../deploy/predict_volume.ts";
 import { keepLargestComponent } from "../../metrics/components.ts";
 import { encodeDicomSlice } from "../io/dicom_writer.ts";
 import { python, tempDir } from "../io/python.ts";
+import type { Inference } from "../../deploy/weights.ts";
 
 const predictCli = (args: string[]) => cli(["predict", ...args]);
 /** `predict --model model --input inputs... --out out` with any `flags` after. */
@@ -405,7 +406,7 @@ Deno.test("predict: a 3D V-Net slides its windows over a NIfTI volume, equal to 
     const rng = new Rng(22);
     net.store.buffers.data.forEach((_, i, a) => (a[i] = 0.3 + rng.next()));
     net.store.params.data.forEach((v, i, a) => (a[i] = v + 0.2 * rng.normal()));
-    type Windows = { kind: "windows"; patch: [number, number, number]; overlap: number };
+    type Windows = Extract<Inference, { kind: "windows" }>;
     const inference: Windows = { kind: "windows", patch: [16, 16, 16], overlap: 0.5 };
     // 20 slices: two windows along z (zero-padded nowhere), three along x, two along y.
     const image = bodyVolume(20, rng);
@@ -415,7 +416,7 @@ Deno.test("predict: a 3D V-Net slides its windows over a NIfTI volume, equal to 
     const stacked = new Float32Array(slices.length * W * H);
     slices.forEach((s, i) => stacked.set(s.image, i * W * H));
     /** predict's mask with the model exported for this inference, and the engine's. */
-    const masks = async (inference: Windows & { mirror?: boolean }) => {
+    const masks = async (inference: Windows) => {
       await Deno.writeFile(
         `${dir}/model.onnx`,
         exportSegmentation(net, {

@@ -207,11 +207,16 @@ Deno.test("augment.labelledIntensity: a labelled patch's intensities change, nev
   };
   const data = patchData(pool, { kind: "windows", patch: [dims, dims, dims], overlap: 0.5 }, 0);
   const shapes = { bl: 1, bu: 0, d: dims, h: dims, w: dims, classes: 2 };
-  const still = { ...defaults.augment.weak, rot90Probability: 0, flipXProbability: 0 };
+  const still = {
+    ...defaults.augment.weak,
+    rot90Probability: 0,
+    flipXProbability: 0,
+    zoomProbability: 0,
+  };
   const draw = async (labelledIntensity: number) => {
     const augment = {
       ...defaults.augment,
-      weak: { ...still, zoomProbability: 0 },
+      weak: still,
       labelledIntensity,
     };
     const rng = new Rng(7);
@@ -230,7 +235,7 @@ Deno.test("augment.labelledIntensity: a labelled patch's intensities change, nev
   bare.int(0, 1); // the volume
   bare.bool(0); // centred on foreground?
   for (let axis = 0; axis < 3; axis++) bare.int(0, 1); // the origin
-  sampleWeak3(bare, [dims, dims, dims], { ...still, zoomProbability: 0 });
+  sampleWeak3(bare, [dims, dims, dims], still);
   assertEquals(off.next, bare.nextUint32());
   assert(on.next !== off.next);
 });
