@@ -1,13 +1,15 @@
 /**
- * `deno run -A bench/profile.ts [single|dual] [steps]`: onnxruntime's per-op profile of the
+ * `deno run -A bench/profile.ts [single|dual|vnet] [steps]`: onnxruntime's per-op profile of the
  * benchmark step, aggregated by op type (where the milliseconds go).
  */
 import { cpus } from "node:os";
 import { dualStep, singleStep } from "./steps.ts";
+import { vnetStep } from "./volume.ts";
 
 const steps = Number(Deno.args[1] ?? 10);
 const prefix = await Deno.makeTempFile({ prefix: "duet-prof" });
-const build = Deno.args[0] === "dual" ? dualStep : singleStep;
+const build = { single: singleStep, dual: dualStep, vnet: vnetStep }[Deno.args[0] ?? "single"];
+if (!build) throw new Error(`unknown workload ${Deno.args[0]}: single, dual or vnet`);
 const work = await build(cpus().length, prefix);
 const wall: number[] = [];
 for (let i = 0; i < steps; i++) {

@@ -27,13 +27,13 @@ export const VOLUME_BENCH = {
 
 const normal = (rng: Rng, n: number) => new Float32Array(n).map(() => rng.normal());
 
-export async function vnetStep(threads: number): Promise<Workload> {
+export async function vnetStep(threads: number, profilePrefix?: string): Promise<Workload> {
   const { filters, batch: B, patch, classes: K } = VOLUME_BENCH;
   const step = await TrainStep.build({
     models: { net: new VNet({ nFilters: filters, numClasses: K }, new Rng(1)) },
     inputs: { image: [B, 1, ...patch], label: { shape: [B, ...patch], dtype: "int32" } },
     optimizer: adam(),
-    session: { threads },
+    session: { threads, profilePrefix },
     loss: (g) => {
       const z = g.forward("net", g.input("image")).logits, t = L.oneHot(g.input("label"), K);
       return { loss: op.add(L.crossEntropy(z, t), L.diceLoss(op.softmax(z, 1), t)) };
