@@ -10,9 +10,16 @@ import {
 } from "../graph.ts";
 import { int, str } from "./attrs.ts";
 
+/** A dynamic dim is a name times a static factor: "batch", or "batch*16" once folded. */
+function symbolicDim(d: string): { name: string; factor: number } {
+  const [name, factor] = d.split("*");
+  return { name, factor: factor === undefined ? 1 : Number(factor) };
+}
+
 /**
  * ONNX Reshape: 0 copies the input dim at that position, -1 is inferred. A dynamic input dim
- * must be carried through with 0 at the same position (that is how the batch axis survives).
+ * is carried through with 0 at the same position (that is how the batch axis survives), or
+ * folded into the -1 (the result is the dynamic dim times a static factor, "batch*16").
  */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const out: Dim[] = shape.map((d, i) => (d === 0 ? x.shape[i] : d));
@@ -20,10 +27,17 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (minus > 1) throw new ShapeError(`Reshape: more than one -1 in ${fmtShape(shape)}`);
   // Product of the input dims not copied by a 0 must be static for -1 or a size check.
   let inStatic = 1;
+  let dynamic: string | undefined;
   x.shape.forEach((d, i) => {
     if (shape[i] === 0) return;
     if (typeof d !== "number") {
-      throw new ShapeError(`Reshape: dynamic dim ${d} of ${x} must be kept with 0`);
+      if (minus !== 1 || dynamic !== undefined) {
+        throw new ShapeError(`Reshape: dynamic dim ${d} of ${x} must be kept with 0 or one -1`);
+      }
+      const { name, factor } = symbolicDim(d);
+      dynamic = name;
+      inStatic *= factor;
+      return;
     }
     inStatic *= d;
   });
@@ -35,7 +49,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     if (inStatic % outStatic !== 0) {
       throw new ShapeError(`Reshape: cannot reshape ${x} to ${fmtShape(shape)}`);
     }
-    out[shape.indexOf(-1)] = inStatic / outStatic;
+    const f = inStatic / outStatic;
+    out[shape.indexOf(-1)] = dynamic === undefined ? f : f === 1 ? dynamic : `${dynamic}*${f}`;
   } else if (inStatic !== outStatic) {
     throw new ShapeError(`Reshape: cannot reshape ${x} to ${fmtShape(shape)}`);
   }
