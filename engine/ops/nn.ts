@@ -2,7 +2,7 @@
 import { type Dim, fmtShape, normAxis, ShapeError, type Tensor } from "../graph.ts";
 import { float, int, ints, str } from "./attrs.ts";
 import * as m from "./math.ts";
-import { reshape } from "./shape.ts";
+import { concat, reshape, transpose } from "./shape.ts";
 
 export interface ConvOptions {
   strides?: readonly number[];
@@ -95,6 +95,9 @@ export function convTranspose(
     const n = staticDim(x.shape[2 + i], "ConvTranspose", x);
     out.push((n - 1) * strides[i] + op[i] + (k[i] - 1) * dil[i] + 1 - pads[i] - pads[i + s]);
   }
+  const tiles = k.every((kk, i) => kk === strides[i]) && pads.every((p) => p === 0) &&
+    dil.every((d) => d === 1) && op.every((p) => p === 0) && group === 1;
+  if (s === 3 && tiles) return convTransposeTiles3d(x, w, b);
   const attrs = {
     kernel_shape: ints(k),
     strides: ints(strides),
@@ -104,6 +107,23 @@ export function convTranspose(
     output_padding: ints(op),
   };
   return x.graph.addNode("ConvTranspose", [x, w, b], [{ shape: out, dtype: x.dtype }], attrs)[0];
+}
+
+/**
+ * A 3-D ConvTranspose whose kernel equals its stride (each input voxel paints its own block, the
+ * V-Net's up-sampling) as one 2-D ConvTranspose over depth slices, the depth offsets stacked as
+ * output channels: onnxruntime's 3-D col2im is about twice as slow as the 2-D one plus the two
+ * transposes.
+ */
+function convTransposeTiles3d(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const [ci, d, h, wd] = x.shape.slice(1) as number[]; // the batch may be dynamic
+  const [, co, kd, kh, kw] = w.staticShape;
+  const x2 = reshape(transpose(x, [0, 2, 1, 3, 4]), [-1, ci, h, wd]);
+  const w2 = reshape(transpose(w, [0, 2, 1, 3, 4]), [ci, kd * co, kh, kw]); // channel = (a, o)
+  const b2 = b && kd > 1 ? concat(new Array(kd).fill(b), 0) : b;
+  const y2 = convTranspose(x2, w2, b2, { strides: [kh, kw] }); // [N·D, kd·Co, H·kh, W·kw]
+  const y = reshape(y2, [-1, d, kd, co, h * kh * wd * kw]);
+  return reshape(transpose(y, [0, 3, 1, 2, 4]), [0, co, d * kd, h * kh, wd * kw]);
 }
 
 export interface PoolOptions {

@@ -9,6 +9,19 @@ const nchw2nhwc = (t: tf.Tensor) => tf.transpose(t, [0, 2, 3, 1]);
 const nhwc2nchw = (t: tf.Tensor) => tf.transpose(t, [0, 3, 1, 2]);
 const ncdhw2ndhwc = (t: tf.Tensor) => tf.transpose(t, [0, 2, 3, 4, 1]);
 const ndhwc2ncdhw = (t: tf.Tensor) => tf.transpose(t, [0, 4, 1, 2, 3]);
+
+/**
+ * ConvTranspose3d whose kernel equals its stride, as a matrix product and an interleave (tfjs has
+ * no gradient for conv3dTranspose).
+ */
+function tfConvTransposeTiles3d(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
+  const [n, ci, d, h, wd] = x.shape, [, co, a, b, c] = w.shape;
+  const rows = tf.reshape(tf.transpose(x, [0, 2, 3, 4, 1]), [n * d * h * wd, ci]);
+  const tiles = [n, d, h, wd, co, a, b, c];
+  const y = tf.reshape(tf.matMul(rows, tf.reshape(w, [ci, co * a * b * c])), tiles);
+  return tf.reshape(tf.transpose(y, [0, 4, 1, 5, 2, 6, 3, 7]), [n, co, d * a, h * b, wd * c]);
+}
+
 /** x2 linear upsampling along `axis` with half-pixel centres (PyTorch align_corners=False). */
 function upHalfPixel(x: tf.Tensor, axis: number): tf.Tensor {
   const n = x.shape[axis];
@@ -274,12 +287,19 @@ const cases: GradCase[] = [
     name: "ConvTranspose3d k2 s2",
     shapes: { x: [1, 2, 2, 3, 2], w: [2, 3, 2, 2, 2] },
     build: ({ x, w }) => op.convTranspose(x, w, null, { strides: [2, 2, 2] }),
-    // tfjs has no gradient for conv3dTranspose: written as a matrix product and an interleave.
-    tf: ({ x, w }) => {
-      const rows = tf.reshape(tf.transpose(x, [0, 2, 3, 4, 1]), [12, 2]);
-      const y = tf.reshape(tf.matMul(rows, tf.reshape(w, [2, 24])), [1, 2, 3, 2, 3, 2, 2, 2]);
-      return tf.reshape(tf.transpose(y, [0, 4, 1, 5, 2, 6, 3, 7]), [1, 3, 4, 6, 4]);
-    },
+    tf: ({ x, w }) => tfConvTransposeTiles3d(x, w),
+  },
+  {
+    name: "ConvTranspose3d k2 s2 + bias, batch 2",
+    shapes: { x: [2, 3, 2, 2, 3], w: [3, 2, 2, 2, 2], b: [2] },
+    build: ({ x, w, b }) => op.convTranspose(x, w, b, { strides: [2, 2, 2] }),
+    tf: ({ x, w, b }) => tf.add(tfConvTransposeTiles3d(x, w), tf.reshape(b, [1, 2, 1, 1, 1])),
+  },
+  {
+    name: "ConvTranspose3d k(1,2,3) s(1,2,3) + bias",
+    shapes: { x: [2, 2, 3, 2, 2], w: [2, 3, 1, 2, 3], b: [3] },
+    build: ({ x, w, b }) => op.convTranspose(x, w, b, { strides: [1, 2, 3] }),
+    tf: ({ x, w, b }) => tf.add(tfConvTransposeTiles3d(x, w), tf.reshape(b, [1, 3, 1, 1, 1])),
   },
   {
     name: "MaxPool 2x2",

@@ -45,6 +45,28 @@ Deno.test("exported U-Net: dynamic batch, same output as the live-weight Predict
   await pred.release();
 });
 
+Deno.test("exported V-Net: dynamic batch through its up-sampling, same as the Predictor", async () => {
+  // The transposed convolutions fold depth into the batch axis: a batch of windows must give
+  // each window's own output, exported and live.
+  const model = new VNet({ nFilters: 2, numClasses: 2 }, new Rng(3));
+  model.store.buffers.data.forEach((_, i, a) => (a[i] = 0.5 + (i % 5) * 0.1));
+  const spatial = [16, 16, 16], per = 16 ** 3;
+  const sess = await Session.create(exportOnnx(model, { spatial }), { threads: 1 });
+  const pred = await Predictor.create(model, { spatial, session: { threads: 1 } });
+  const x = new Float32Array(3 * per).map((_, i) => Math.sin(i * 0.37));
+  const all = await sess.run({ image: new ort.Tensor("float32", x, [3, 1, ...spatial]) });
+  assertEquals(all.probs.dims, [3, 2, ...spatial]);
+  const exported = all.probs.data as Float32Array;
+  assert(relErr(exported, (await pred.run(x, 3)).probs) < 1e-5, "export and Predictor differ");
+  for (let i = 0; i < 3; i++) {
+    const one = (await pred.run(x.slice(i * per, (i + 1) * per), 1)).probs;
+    const inBatch = exported.slice(i * 2 * per, (i + 1) * 2 * per);
+    assert(relErr(inBatch, one) < 1e-5, `window ${i} differs inside a batch`);
+  }
+  await sess.release();
+  await pred.release();
+});
+
 Deno.test("exported models pass onnx.checker full_check (python3-onnx) and keep metadata", async () => {
   const dir = await Deno.makeTempDir();
   const unet = exportOnnx(
