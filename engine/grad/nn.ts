@@ -339,7 +339,8 @@ export const nnRules: Record<string, GradRule> = {
   AveragePool: averagePoolGrad,
   BatchNormalization: batchNormEvalGrad,
   Resize: resizeGrad,
-  Relu: (c) => [m.where(m.greater(c.y[0], 0), c.dy[0]!, 0)],
+  // dY·[y > 0] as a product: onnxruntime's Where is single-threaded, Mul is not.
+  Relu: (c) => [m.mul(c.dy[0]!, m.cast(m.greater(c.y[0], 0), c.dy[0]!.dtype))],
   LeakyRelu: (c) => {
     const alpha = getFloat(c.node.attrs, "alpha", 0.01);
     const dy = c.dy[0]!;
