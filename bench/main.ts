@@ -117,7 +117,7 @@ if (!Deno.args.includes("--no-methods")) {
 
 // The 3D workloads against PyTorch, engines alternating in blocks as above; `--no-3d` skips them.
 if (!Deno.args.includes("--no-3d")) {
-  const volumeSteps = flag("steps-3d", 2);
+  const volumeSteps = flag("steps-3d", 3);
   const vnet = { train: await vnetStep(threads), infer: await windowInference(threads) };
   const { filters, patch, volume, batch } = VOLUME_BENCH;
   const torch3d = await TorchReference.start(threads, [
@@ -128,8 +128,11 @@ if (!Deno.args.includes("--no-3d")) {
     "--batch",
     String(batch),
   ]);
-  for (const w of Object.values(vnet)) await timed(w.run, 1);
-  if (torch3d.available) { for (const k of ["train", "infer"] as const) await torch3d.run(k, 1); }
+  // As many warm-up calls as in 2D: the first V-Net steps of both engines run ~40% slow.
+  for (const w of Object.values(vnet)) await timed(w.run, warmup);
+  if (torch3d.available) {
+    for (const k of ["train", "infer"] as const) await torch3d.run(k, warmup);
+  }
   for (let r = 0; r < rounds; r++) {
     samples.vnetTrain.push(...await timed(vnet.train.run, volumeSteps));
     if (torch3d.available) samples.torchVnetTrain.push(...await torch3d.run("train", volumeSteps));
